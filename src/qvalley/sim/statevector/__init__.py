@@ -1,0 +1,1 @@
+"""Statevector simulation: numpy reference, numba fast engine, gate fusion, and the driver."""
