@@ -52,6 +52,8 @@ def draw(circuit: Circuit) -> str:
     spans: list[list[tuple[int, int]]] = []
     level = [0] * n
     for op in circuit.operations:
+        if not op.qubits:
+            continue
         labels = _labels(op)
         if op.condition is not None:
             c = op.condition
@@ -69,12 +71,12 @@ def draw(circuit: Circuit) -> str:
     lines = [f"q{q}: " for q in range(n)]
     width = max(len(s) for s in lines) if lines else 0
     lines = [s.rjust(width) for s in lines]
-    for col, span in zip(columns, spans):
-        w = max([len(s) for s in col.values()] + [1])
+    for cells, span in zip(columns, spans):
+        w = max([len(s) for s in cells.values()] + [1])
         for q in range(n):
-            if q in col:
-                cell = col[q].center(w, "─")
-            elif any(lo < q < hi for lo, hi in span):
+            if q in cells:
+                cell = cells[q].center(w, "─")
+            elif any(a < q < b for a, b in span):
                 cell = "│".center(w, "─")
             else:
                 cell = "─" * w

@@ -66,7 +66,7 @@ def _reg(
     GATES[name] = GateSpec(name, nq, npar, matrix, inverse, decomposition, diagonal, doc)
 
 
-def _const(m: Sequence[Sequence[complex]]) -> Callable[[], np.ndarray]:
+def _const(m: object) -> Callable[[], np.ndarray]:
     arr = np.array(m, dtype=complex)
     arr.setflags(write=False)
     return lambda: arr
@@ -290,7 +290,7 @@ def _norm_param(p: object) -> ParamValue:
 class Instruction:
     """Anything that can sit in a circuit: a unitary :class:`Gate` or measure/reset/barrier."""
 
-    __slots__ = ("name", "num_qubits", "num_clbits", "params")
+    __slots__ = ("name", "num_clbits", "num_qubits", "params")
 
     name: str
     num_qubits: int

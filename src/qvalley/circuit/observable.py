@@ -66,7 +66,8 @@ class Observable:
     def from_sparse(cls, items: Iterable[tuple[Mapping[int, str], complex]], num_qubits: int) -> Observable:
         """From ``[({0: "Z", 3: "X"}, 1.0), ...]``."""
         terms = [
-            PauliTerm(complex(c), tuple(sorted((int(q), p.upper()) for q, p in m.items() if p.upper() != "I")))
+            PauliTerm(complex(c),
+                      tuple(sorted((int(q), p.upper()) for q, p in m.items() if p.upper() != "I")))
             for m, c in items
         ]
         return cls(num_qubits, terms)

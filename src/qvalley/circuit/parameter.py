@@ -55,7 +55,7 @@ def _num(x: object) -> float:
 class ParameterExpression:
     """An expression over :class:`Parameter` leaves. Immutable; compare with ``==`` structurally."""
 
-    __slots__ = ("_op", "_args")
+    __slots__ = ("_args", "_op")
 
     def __init__(self, op: str, args: tuple[object, ...]) -> None:
         self._op = op
@@ -123,8 +123,7 @@ class ParameterExpression:
             return frozenset()
         out: frozenset[Parameter] = frozenset()
         for a in self._args:
-            assert isinstance(a, ParameterExpression)
-            out |= a.parameters
+            out |= _node(a).parameters
         return out
 
     def bind(self, values: Mapping[Parameter | str, float]) -> ParamValue:
@@ -145,7 +144,7 @@ class ParameterExpression:
             return self
         if self._op == "const":
             return self
-        args = tuple(a._subst(by_name) for a in self._args)  # type: ignore[union-attr]
+        args = tuple(_node(a)._subst(by_name) for a in self._args)
         return ParameterExpression(self._op, args)
 
     def _eval(self) -> float:
@@ -154,7 +153,7 @@ class ParameterExpression:
             return float(self._args[0])  # type: ignore[arg-type]
         if isinstance(self, Parameter):
             raise ParameterError(f"parameter '{self.name}' is not bound to a value")
-        vals = [a._eval() for a in self._args]  # type: ignore[union-attr]
+        vals = [_node(a)._eval() for a in self._args]
         try:
             if op == "neg":
                 return -vals[0]
@@ -177,7 +176,7 @@ class ParameterExpression:
             return ("param", self.name)
         if self._op == "const":
             return ("const", self._args[0])
-        return (self._op, *(a._key() for a in self._args))  # type: ignore[union-attr]
+        return (self._op, *(_node(a)._key() for a in self._args))
 
     def __eq__(self, other: object) -> bool:  # type: ignore[override]
         if not isinstance(other, ParameterExpression):
@@ -195,16 +194,18 @@ class ParameterExpression:
             v = float(self._args[0])  # type: ignore[arg-type]
             return (repr(v), 9) if v >= 0 else (f"({v!r})", 9)
         if op in _FUNCS:
-            return f"{op}({self._args[0]._text()[0]})", 9  # type: ignore[union-attr]
+            return f"{op}({_node(self._args[0])._text()[0]})", 9
         if op == "neg":
-            inner, p = self._args[0]._text()  # type: ignore[union-attr]
+            inner, p = _node(self._args[0])._text()
             return ("-" + (inner if p >= _PREC["neg"] else f"({inner})")), _PREC["neg"]
         prec = _PREC[op]
-        (ls, lp), (rs, rp) = (a._text() for a in self._args)  # type: ignore[union-attr]
+        (ls, lp), (rs, rp) = (_node(a)._text() for a in self._args)
         # left-assoc for + - * /, right-assoc for **
         if lp < prec or (op == "**" and lp == prec):
             ls = f"({ls})"
-        if rp < prec or (rp == prec and op in "-/"):
+        # the right operand keeps its brackets at equal precedence so the text parses back to
+        # the same tree (a + (b - c) must not print as a + b - c)
+        if rp < prec or (rp == prec and op != "**"):
             rs = f"({rs})"
         sep = " " if prec == 1 else ""
         return f"{ls}{sep}{op}{sep}{rs}", prec
@@ -231,6 +232,11 @@ class ParameterExpression:
         if isinstance(value, ParameterExpression) and not value.parameters:
             return float(value)
         return value
+
+
+def _node(a: object) -> ParameterExpression:
+    assert isinstance(a, ParameterExpression)
+    return a
 
 
 class Parameter(ParameterExpression):

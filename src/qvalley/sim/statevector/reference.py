@@ -31,12 +31,12 @@ def pauli_expectation(state: np.ndarray, obs: Observable) -> complex:
     mats = {"X": np.array([[0, 1], [1, 0]], dtype=complex), "Y": np.array([[0, -1j], [1j, 0]]),
             "Z": np.diag([1.0 + 0j, -1.0])}
     psi = state.astype(np.complex128)
-    total = 0j
+    total: complex = 0j
     for term in obs.terms:
         phi = psi
         for q, p in term.ops:
             phi = apply_matrix(phi, mats[p], (q,))
-        total += term.coeff * np.vdot(psi, phi)
+        total += term.coeff * complex(np.vdot(psi, phi))
     return complex(total)
 
 

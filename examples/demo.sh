@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The qvalley showcase, through the CLI only. Run by `make demo`.
+set -euo pipefail
+cd "$(dirname "$0")"
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+echo "== 1. Bell pair (OpenQASM 2), 1000 shots"
+qvalley run bell.qasm --shots 1000 --seed 7
+
+echo; echo "== 2. GHZ state on 5 qubits (OpenQASM 3), JSON output"
+qvalley run ghz.qasm3 --shots 500 --seed 7 --json
+
+echo; echo "== 3. A 24-qubit random circuit (20 layers of RX/RY/RZ + CZ brickwork), timed"
+python - "$out/random24.qasm" <<'PY'
+import sys
+import qvalley
+from qvalley.bench.circuits import random_layers
+qvalley.dump(random_layers(24, layers=20, seed=1), sys.argv[1])
+PY
+qvalley info "$out/random24.qasm"
+qvalley run "$out/random24.qasm" --shots 5 --seed 1 --json | python -c \
+  'import json,sys; r=json.load(sys.stdin); print(f"simulated {r[\"num_qubits\"]} qubits in {r[\"seconds\"]:.2f} s (first run includes numba warm-up)")'
+qvalley run "$out/random24.qasm" --shots 5 --seed 1 --json | python -c \
+  'import json,sys; r=json.load(sys.stdin); print(f"again, warm: {r[\"seconds\"]:.2f} s")'
+
+echo; echo "== 4. Format round trip: OpenQASM 2 -> OpenQASM 3 -> qsim -> OpenQASM 2"
+qvalley convert bell.qasm "$out/bell.qasm3"
+cat "$out/bell.qasm3"
+qvalley convert "$out/random24.qasm" "$out/random24.qsim"
+head -3 "$out/random24.qsim"
+qvalley convert "$out/random24.qsim" "$out/back.qasm"
+qvalley statevector "$out/random24.qasm" --out "$out/a.npy" --precision double
+qvalley statevector "$out/back.qasm" --out "$out/b.npy" --precision double
+python - "$out/a.npy" "$out/b.npy" <<'PY'
+import sys
+import numpy as np
+a, b = (np.load(p) for p in sys.argv[1:])
+print(f"statevectors before/after the round trip agree: max |Δ| = {np.abs(a - b).max():.1e}")
+assert np.allclose(a, b, atol=1e-10)
+PY
+
+echo; echo "== 5. A bad input gets one clear line and exit code 2"
+printf 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncx q[0], q[5];\n' > "$out/bad.qasm"
+if qvalley run "$out/bad.qasm"; then echo "expected a failure"; exit 1; else echo "(exit code $?)"; fi
+echo; echo "demo finished"

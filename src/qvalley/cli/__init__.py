@@ -1,0 +1,1 @@
+"""The ``qvalley`` command line. Thin: parse arguments, call the library, print."""

@@ -1,0 +1,269 @@
+"""Gate fusion with a cost model, and scheduling of fused blocks into cache tiles.
+
+:func:`fuse` merges neighbouring gates greedily into blocks of at most ``max_qubits`` qubits: a gate
+joins the latest block touching any of its qubits when the merged block is predicted to cost no more
+than the two apart. Costs come from a :class:`CostModel` (seconds per amplitude for a dense or
+diagonal block of k qubits, measured once per machine and cached on disk). A block of diagonal
+gates stays diagonal: one multiply per amplitude whatever its width.
+
+:func:`schedule` orders blocks (respecting dependencies) so that blocks whose qubits all lie below
+the tile width run back to back; the engine applies each such run tile by tile while the tile sits
+in cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+MAX_FUSED = 5  # kernels hold matrices up to 32×32
+
+
+@dataclass
+class Block:
+    """A fused gate: ``qubits`` in operand order (operand j = bit j of the matrix index)."""
+
+    qubits: list[int]
+    matrix: np.ndarray  # dense d×d, or the diagonal (length d) when ``diagonal``
+    diagonal: bool
+    count: int = 1  # how many source gates it holds
+
+    @property
+    def k(self) -> int:
+        return len(self.qubits)
+
+
+def _is_diagonal(m: np.ndarray) -> bool:
+    return bool(np.all(np.abs(m - np.diag(np.diag(m))) < 1e-14))
+
+
+def _embed(m: np.ndarray, pos: Sequence[int], k: int) -> np.ndarray:
+    """The ``2^k``-dimensional matrix of ``m`` acting on operand positions ``pos`` of ``k``."""
+    d = 1 << k
+    mk = len(pos)
+    u = np.eye(d, dtype=np.complex128).reshape((2,) * k + (d,))
+    # axis a of u (a < k) is operand k-1-a
+    t = m.reshape((2,) * (2 * mk))
+    axes = [k - 1 - pos[j] for j in reversed(range(mk))]
+    out = np.tensordot(t, u, axes=(list(range(mk, 2 * mk)), axes))
+    out = np.moveaxis(out, list(range(mk)), axes)
+    return out.reshape(d, d)
+
+
+LOW_QUBITS = 3  # a block whose lowest qubit is below this has runs shorter than a SIMD vector
+
+
+@dataclass
+class CostModel:
+    """Predicted nanoseconds per amplitude for applying a k-qubit block, dense or diagonal, with
+    separate tables (``*_low``) for blocks touching a qubit below :data:`LOW_QUBITS`, where the
+    contiguous runs are too short to vectorize."""
+
+    dense: dict[int, float] = field(default_factory=dict)
+    diag: dict[int, float] = field(default_factory=dict)
+    dense_low: dict[int, float] = field(default_factory=dict)
+    diag_low: dict[int, float] = field(default_factory=dict)
+
+    def block_cost(self, qubits: Sequence[int], diagonal: bool) -> float:
+        return self.cost(len(qubits), diagonal, min(qubits) < LOW_QUBITS)
+
+    def cost(self, k: int, diagonal: bool, low: bool = False) -> float:
+        if low and self.dense_low:
+            table = self.diag_low if diagonal else self.dense_low
+        else:
+            table = self.diag if diagonal else self.dense
+        if k in table:
+            return table[k]
+        # extrapolate: dense work doubles per qubit, diagonal grows slowly
+        top = max(table)
+        return table[top] * ((2.0 ** (k - top)) if not diagonal else (1 + 0.1 * (k - top)))
+
+    @classmethod
+    def default(cls) -> CostModel:
+        """A static model for when calibration is off: dense cost ~ memory pass + 2^k MACs."""
+        dense = {k: 1.0 + 0.25 * (1 << k) for k in range(1, MAX_FUSED + 1)}
+        diag = {k: 1.0 + 0.05 * k for k in range(1, MAX_FUSED + 1)}
+        return cls(dense, diag, {k: 4 * v for k, v in dense.items()},
+                   {k: 2 * v for k, v in diag.items()})
+
+
+WINDOW = 8  # how many recent blocks a gate may join
+
+
+def _merge(blk: Block, m: np.ndarray, qs: Sequence[int], diag: bool) -> None:
+    union = list(blk.qubits) + [q for q in qs if q not in blk.qubits]
+    k = len(union)
+    pos = [union.index(q) for q in qs]
+    if blk.diagonal and diag:
+        old = np.diag(_embed(np.diag(blk.matrix), list(range(blk.k)), k))
+        blk.matrix = old * np.diag(_embed(np.diag(np.diag(m)), pos, k))
+    else:
+        old_m = np.diag(blk.matrix) if blk.diagonal else blk.matrix
+        blk.matrix = _embed(m, pos, k) @ _embed(old_m, list(range(blk.k)), k)
+    blk.qubits = union
+    blk.diagonal = blk.diagonal and diag
+    blk.count += 1
+
+
+def fuse(gates: Sequence[tuple[np.ndarray, tuple[int, ...]]], max_qubits: int,
+         model: CostModel) -> list[Block]:
+    """Fuse ``(matrix, qubits)`` gates into :class:`Block` s in a valid execution order.
+
+    A gate may join any block at or after the last block that touched one of its qubits (it then
+    runs at that block's place, which commutes with everything in between). Among the recent
+    candidates it joins the one where the cost model predicts the largest saving, blocks that
+    already share a qubit first; if no merge saves time it opens a new block.
+    """
+    blocks: list[Block] = []
+    last: dict[int, int] = {}
+    for m, qs in gates:
+        m = np.asarray(m, dtype=np.complex128)
+        diag = _is_diagonal(m)
+        earliest = max((last[q] for q in qs if q in last), default=-1)
+        alone = model.block_cost(qs, diag)
+        best, best_gain = -1, 0.0
+        for b in range(len(blocks) - 1, max(earliest, len(blocks) - WINDOW, 0) - 1, -1):
+            blk = blocks[b]
+            union = set(blk.qubits) | set(qs)
+            k = len(union)
+            if k > max_qubits:
+                continue
+            gain = (model.block_cost(blk.qubits, blk.diagonal) + alone
+                    - model.block_cost(list(union), blk.diagonal and diag))
+            shares = k < blk.k + len(qs)
+            gain += 1e-9 if shares else 0.0
+            if gain >= 0 and (best < 0 or gain > best_gain):
+                best, best_gain = b, gain
+        if best >= 0:
+            _merge(blocks[best], m, qs, diag)
+            for q in qs:
+                last[q] = best
+            continue
+        blocks.append(Block(list(qs), np.diag(m).copy() if diag else m.copy(), diag))
+        for q in qs:
+            last[q] = len(blocks) - 1
+    return blocks
+
+
+def schedule(blocks: Sequence[Block], tile_bits: int) -> list[list[Block]]:
+    """Order blocks into runs: a run of "low" blocks (all qubits < ``tile_bits``) applied tile by
+    tile, or a single "high" block. Dependencies (shared qubits) are respected."""
+    n = len(blocks)
+    preds = [0] * n
+    succs: list[list[int]] = [[] for _ in range(n)]
+    last: dict[int, int] = {}
+    for i, b in enumerate(blocks):
+        deps = {last[q] for q in b.qubits if q in last}
+        preds[i] = len(deps)
+        for d in deps:
+            succs[d].append(i)
+        for q in b.qubits:
+            last[q] = i
+    low = [max(b.qubits) < tile_bits for b in blocks]
+    ready_low = [i for i in range(n) if preds[i] == 0 and low[i]]
+    ready_high = [i for i in range(n) if preds[i] == 0 and not low[i]]
+    runs: list[list[Block]] = []
+    current: list[Block] = []
+
+    def release(i: int) -> None:
+        for s in succs[i]:
+            preds[s] -= 1
+            if preds[s] == 0:
+                (ready_low if low[s] else ready_high).append(s)
+
+    while ready_low or ready_high:
+        if ready_low:
+            ready_low.sort()
+            i = ready_low.pop(0)
+            current.append(blocks[i])
+            release(i)
+            continue
+        if current:
+            runs.append(current)
+            current = []
+        ready_high.sort()
+        i = ready_high.pop(0)
+        runs.append([blocks[i]])
+        release(i)
+    if current:
+        runs.append(current)
+    return runs
+
+
+# ---- calibration -----------------------------------------------------------------------------------
+_TABLES = ("dense", "diag", "dense_low", "diag_low")
+
+
+def _cache_path() -> Path:
+    base = os.environ.get("QVALLEY_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "qvalley")
+    return Path(base) / "fusion_cost.json"
+
+
+def calibrate(precision: str, nbits: int = 20, threads: int | None = None) -> CostModel:
+    """Measure dense and diagonal block costs on this machine (about a second)."""
+    from . import kernels
+    from .fast import pack_block
+
+    dtype = np.complex64 if precision == "single" else np.complex128
+    psi = np.zeros(1 << nbits, dtype=dtype)
+    psi[0] = 1
+    rng = np.random.default_rng(0)
+    nchunks = 4 * (threads or os.cpu_count() or 1)
+    model = CostModel()
+    for low, diag in ((False, False), (False, True), (True, False), (True, True)):
+        for k in range(1, MAX_FUSED + 1):
+            qs = [int(q) for q in rng.choice(np.arange(4, nbits), size=k, replace=False)]
+            if low:
+                qs[0] = 0
+            m = np.exp(1j * rng.uniform(0, 6, 1 << k)) if diag else np.eye(1 << k)
+            args = pack_block(Block(qs, m, diag), dtype)
+            kernels.run_gate(psi, *args, nchunks)  # compile / warm
+            ts = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                kernels.run_gate(psi, *args, nchunks)
+                ts.append(time.perf_counter() - t0)
+            table = {(False, False): model.dense, (False, True): model.diag,
+                     (True, False): model.dense_low, (True, True): model.diag_low}[(low, diag)]
+            table[k] = min(ts) / psi.size * 1e9
+    return model
+
+
+def cost_model(precision: str) -> CostModel:
+    """The machine's cost model, measured on first use and cached in ``~/.cache/qvalley``.
+
+    Set ``QVALLEY_CALIBRATE=0`` to use a static model instead.
+    """
+    if os.environ.get("QVALLEY_CALIBRATE", "1") == "0":
+        return CostModel.default()
+    key = f"v2-{precision}-{os.cpu_count()}"
+    path = _cache_path()
+    try:
+        data = json.loads(path.read_text())
+        entry = data[key]
+        return CostModel(*({int(k): float(v) for k, v in entry[t].items()} for t in _TABLES))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+    model = calibrate(precision)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            data = json.loads(path.read_text())
+            if not isinstance(data, dict):
+                data = {}
+        except (OSError, ValueError):
+            data = {}
+        data[key] = {t: getattr(model, t) for t in _TABLES}
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only home only costs a recalibration next time
+    return model

@@ -1,0 +1,127 @@
+"""Kernels, fusion and scheduling against plain numpy on random inputs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qvalley.sim.statevector import kernels
+from qvalley.sim.statevector.fast import pack_block
+from qvalley.sim.statevector.fusion import Block, CostModel, fuse, schedule
+from qvalley.sim.statevector.reference import apply_matrix
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_generated_kernels_are_current() -> None:
+    r = subprocess.run([sys.executable, str(ROOT / "tools/gen_kernels.py"), "--check"])
+    assert r.returncode == 0, "run `python tools/gen_kernels.py` and commit the result"
+
+
+def _rand_state(n: int, rng: np.random.Generator) -> np.ndarray:
+    v = rng.normal(size=1 << n) + 1j * rng.normal(size=1 << n)
+    return v / np.linalg.norm(v)
+
+
+def _rand_unitary(k: int, rng: np.random.Generator) -> np.ndarray:
+    a = rng.normal(size=(1 << k, 1 << k)) + 1j * rng.normal(size=(1 << k, 1 << k))
+    return np.linalg.qr(a)[0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 5), st.booleans())
+def test_run_gate_equals_reference(seed: int, k: int, diagonal: bool) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(k, 11))
+    qs = [int(q) for q in rng.choice(n, k, replace=False)]
+    psi = _rand_state(n, rng)
+    if diagonal:
+        d = np.exp(1j * rng.uniform(0, 6, 1 << k))
+        m, block = np.diag(d), Block(qs, d, True)
+    else:
+        m = _rand_unitary(k, rng)
+        block = Block(qs, m, False)
+    want = apply_matrix(psi, m, qs)
+    got = psi.copy()
+    kernels.run_gate(got, *pack_block(block, np.complex128), int(rng.integers(1, 9)))
+    assert np.allclose(got, want, atol=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_run_tiled_equals_reference(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(4, 12))
+    tb = int(rng.integers(3, n + 1))
+    psi = _rand_state(n, rng)
+    want = psi.copy()
+    blocks = []
+    for _ in range(int(rng.integers(1, 8))):
+        k = int(rng.integers(1, min(tb, 5) + 1))
+        qs = [int(q) for q in rng.choice(tb, k, replace=False)]
+        m = _rand_unitary(k, rng)
+        blocks.append(Block(qs, m, False))
+        want = apply_matrix(want, m, qs)
+    from qvalley.sim.statevector.fast import _pack_run
+
+    got = psi.copy()
+    kernels.run_tiled(got, tb, *_pack_run(blocks, np.complex128))
+    assert np.allclose(got, want, atol=1e-12)
+
+
+def test_fusion_preserves_the_product_and_respects_width() -> None:
+    rng = np.random.default_rng()
+    n = 6
+    gates = []
+    for _ in range(40):
+        k = int(rng.integers(1, 3))
+        qs = tuple(int(q) for q in rng.choice(n, k, replace=False))
+        m = _rand_unitary(k, rng) if rng.random() < 0.7 else np.diag(np.exp(1j * rng.uniform(0, 6, 1 << k)))
+        gates.append((m, qs))
+    psi = _rand_state(n, rng)
+    want = psi
+    for m, qs in gates:
+        want = apply_matrix(want, m, qs)
+    for width in (1, 2, 3, 4):
+        blocks = fuse(gates, width, CostModel({k: 1.0 for k in range(1, 6)},
+                                              {k: 0.5 for k in range(1, 6)}))
+        assert all(b.k <= max(width, 2) for b in blocks)
+        assert sum(b.count for b in blocks) == len(gates)
+        for runs in (schedule(blocks, 3), schedule(blocks, 99)):
+            got = psi
+            for run in runs:
+                for b in run:
+                    m = np.diag(b.matrix) if b.diagonal else b.matrix
+                    got = apply_matrix(got, m, b.qubits)
+            assert np.allclose(got, want, atol=1e-10)
+
+
+def test_cost_model_decides_fusion() -> None:
+    h = np.array([[1, 1], [1, -1]]) / np.sqrt(2)
+    gates = [(h, (0,)), (h, (1,))]
+    cheap_wide = CostModel({1: 1.0, 2: 1.0}, {1: 1.0, 2: 1.0})
+    costly_wide = CostModel({1: 1.0, 2: 5.0}, {1: 1.0, 2: 1.0})
+    assert len(fuse(gates, 2, cheap_wide)) == 1
+    assert len(fuse(gates, 2, costly_wide)) == 2
+
+
+@pytest.mark.parametrize("q", [0, 3, 7])
+def test_measurement_kernels(q: int) -> None:
+    rng = np.random.default_rng()
+    psi = _rand_state(8, rng)
+    idx = np.arange(psi.size)
+    p1 = float(np.sum(np.abs(psi[(idx >> q) & 1 == 1]) ** 2))
+    assert kernels.prob_one(psi, q) == pytest.approx(p1)
+    flipped = psi.copy()
+    kernels.flip(flipped, q)
+    assert np.allclose(flipped, psi[idx ^ (1 << q)])
+    col = psi.copy()
+    kernels.collapse(col, q, 1, 1 / np.sqrt(p1))
+    assert np.linalg.norm(col) == pytest.approx(1.0)
+    assert np.all(col[(idx >> q) & 1 == 0] == 0)
