@@ -12,7 +12,6 @@ Bit order: qubit ``k`` is bit ``k`` of a state index; in bitstrings qubit/clbit 
 from __future__ import annotations
 
 import cmath
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -274,15 +273,7 @@ def _measure_into_fresh(circuit: Circuit) -> Circuit:
     return out
 
 
-def bytes_per_amplitude(precision: str) -> int:
-    return 8 if precision == "single" else 16
-
-
 def check_precision(precision: str) -> str:
     if precision not in ("single", "double"):
         raise SimulationError(f"precision must be 'single' or 'double', got {precision!r}")
     return precision
-
-
-def log2_ceil(x: int) -> int:
-    return max(0, math.ceil(math.log2(x))) if x > 0 else 0
