@@ -99,14 +99,18 @@ def test_bad_flags_exit_2(bell: Path) -> None:
         assert exc.value.code == 2
 
 
-def test_failed_conversion_leaves_no_file(tmp_path: Path) -> None:
+def test_failed_conversion_leaves_no_file(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
     src = tmp_path / "c.json"
-    c = qvalley.Circuit(1).unitary(np.eye(2), [0])
+    c = qvalley.Circuit(2).unitary(np.eye(4), [0, 1])  # a 2-qubit matrix has no qsim form
     src.write_text(c.to_json())
     out = tmp_path / "out.qsim"
-    main(["convert", str(src), str(out)])
-    assert not out.exists() or out.read_text().strip()
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert main(["convert", str(src), str(out)]) == 2
+    assert "error" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json"]  # no output, no temp file
+    out.write_text("previous contents")
+    assert main(["convert", str(src), str(out)]) == 2
+    assert out.read_text() == "previous contents"  # an existing file is left as it was
 
 
 def test_console_script_runs(bell: Path) -> None:
