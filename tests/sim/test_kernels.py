@@ -88,10 +88,13 @@ def test_fusion_preserves_the_product_and_respects_width() -> None:
     want = psi
     for m, qs in gates:
         want = apply_matrix(want, m, qs)
-    for width in (1, 2, 3, 4):
-        blocks = fuse(gates, width, CostModel({k: 1.0 for k in range(1, 6)},
-                                              {k: 0.5 for k in range(1, 6)}))
+    model = CostModel({k: 1.0 for k in range(1, 6)}, {k: 0.5 for k in range(1, 6)})
+    for width, promote in ((1, False), (2, False), (3, False), (4, False), (3, True), (4, True)):
+        blocks = fuse(gates, width, model, promote_low=promote)
         assert all(b.k <= max(width, 2) for b in blocks)
+        if promote:  # every dense block confined to qubits 0-2 has the one promoted shape
+            assert all(b.qubits == [0, 1, 2] for b in blocks
+                       if not b.diagonal and max(b.qubits) < 3)
         assert sum(b.count for b in blocks) == len(gates)
         for runs in (schedule(blocks, 3), schedule(blocks, 99)):
             got = psi
@@ -100,6 +103,23 @@ def test_fusion_preserves_the_product_and_respects_width() -> None:
                     m = np.diag(b.matrix) if b.diagonal else b.matrix
                     got = apply_matrix(got, m, b.qubits)
             assert np.allclose(got, want, atol=1e-10)
+
+
+@pytest.mark.parametrize("n", [3, 4, 9])
+def test_low3_kernel_equals_reference(n: int) -> None:
+    rng = np.random.default_rng()
+    psi = _rand_state(n, rng)
+    m = _rand_unitary(3, rng)
+    args = pack_block(Block([0, 1, 2], m, False), np.complex128)
+    assert args[0] == kernels.KIND_LOW3
+    got = psi.copy()
+    kernels.run_gate(got, *args, 3)
+    assert np.allclose(got, apply_matrix(psi, m, [0, 1, 2]), atol=1e-12)
+    from qvalley.sim.statevector.fast import _pack_run
+
+    tiled = psi.copy()
+    kernels.run_tiled(tiled, n, *_pack_run([Block([0, 1, 2], m, False)], np.complex128))
+    assert np.allclose(tiled, got, atol=1e-12)
 
 
 def test_cost_model_decides_fusion() -> None:

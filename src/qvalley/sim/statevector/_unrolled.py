@@ -184,3 +184,37 @@ def diagonal(psi, base0, u_lo, u_hi, S, dg, offs, targets):  # pragma: no cover
             x = psi[b + offs[c]:b + offs[c] + S]
             for j in range(S):
                 x[j] *= v
+
+
+@njit(**_OPTS)
+def low3(psi, base0, u_lo, u_hi, S, m):  # pragma: no cover
+    """Apply a dense gate on qubits (0, 1, 2): each 8-amplitude chunk is one group. One view
+    with constant offsets: LLVM vectorizes across chunks without runtime alias checks."""
+    m0_0 = m[0, 0]; m0_1 = m[0, 1]; m0_2 = m[0, 2]; m0_3 = m[0, 3]; m0_4 = m[0, 4]; m0_5 = m[0, 5]; m0_6 = m[0, 6]; m0_7 = m[0, 7]
+    m1_0 = m[1, 0]; m1_1 = m[1, 1]; m1_2 = m[1, 2]; m1_3 = m[1, 3]; m1_4 = m[1, 4]; m1_5 = m[1, 5]; m1_6 = m[1, 6]; m1_7 = m[1, 7]
+    m2_0 = m[2, 0]; m2_1 = m[2, 1]; m2_2 = m[2, 2]; m2_3 = m[2, 3]; m2_4 = m[2, 4]; m2_5 = m[2, 5]; m2_6 = m[2, 6]; m2_7 = m[2, 7]
+    m3_0 = m[3, 0]; m3_1 = m[3, 1]; m3_2 = m[3, 2]; m3_3 = m[3, 3]; m3_4 = m[3, 4]; m3_5 = m[3, 5]; m3_6 = m[3, 6]; m3_7 = m[3, 7]
+    m4_0 = m[4, 0]; m4_1 = m[4, 1]; m4_2 = m[4, 2]; m4_3 = m[4, 3]; m4_4 = m[4, 4]; m4_5 = m[4, 5]; m4_6 = m[4, 6]; m4_7 = m[4, 7]
+    m5_0 = m[5, 0]; m5_1 = m[5, 1]; m5_2 = m[5, 2]; m5_3 = m[5, 3]; m5_4 = m[5, 4]; m5_5 = m[5, 5]; m5_6 = m[5, 6]; m5_7 = m[5, 7]
+    m6_0 = m[6, 0]; m6_1 = m[6, 1]; m6_2 = m[6, 2]; m6_3 = m[6, 3]; m6_4 = m[6, 4]; m6_5 = m[6, 5]; m6_6 = m[6, 6]; m6_7 = m[6, 7]
+    m7_0 = m[7, 0]; m7_1 = m[7, 1]; m7_2 = m[7, 2]; m7_3 = m[7, 3]; m7_4 = m[7, 4]; m7_5 = m[7, 5]; m7_6 = m[7, 6]; m7_7 = m[7, 7]
+    for u in range(u_lo, u_hi):
+        x = psi[base0 + 8 * S * u:base0 + 8 * S * (u + 1)]
+        for j in range(S):
+            i = 8 * j
+            a0 = x[i + 0]
+            a1 = x[i + 1]
+            a2 = x[i + 2]
+            a3 = x[i + 3]
+            a4 = x[i + 4]
+            a5 = x[i + 5]
+            a6 = x[i + 6]
+            a7 = x[i + 7]
+            x[i + 0] = m0_0 * a0 + m0_1 * a1 + m0_2 * a2 + m0_3 * a3 + m0_4 * a4 + m0_5 * a5 + m0_6 * a6 + m0_7 * a7
+            x[i + 1] = m1_0 * a0 + m1_1 * a1 + m1_2 * a2 + m1_3 * a3 + m1_4 * a4 + m1_5 * a5 + m1_6 * a6 + m1_7 * a7
+            x[i + 2] = m2_0 * a0 + m2_1 * a1 + m2_2 * a2 + m2_3 * a3 + m2_4 * a4 + m2_5 * a5 + m2_6 * a6 + m2_7 * a7
+            x[i + 3] = m3_0 * a0 + m3_1 * a1 + m3_2 * a2 + m3_3 * a3 + m3_4 * a4 + m3_5 * a5 + m3_6 * a6 + m3_7 * a7
+            x[i + 4] = m4_0 * a0 + m4_1 * a1 + m4_2 * a2 + m4_3 * a3 + m4_4 * a4 + m4_5 * a5 + m4_6 * a6 + m4_7 * a7
+            x[i + 5] = m5_0 * a0 + m5_1 * a1 + m5_2 * a2 + m5_3 * a3 + m5_4 * a4 + m5_5 * a5 + m5_6 * a6 + m5_7 * a7
+            x[i + 6] = m6_0 * a0 + m6_1 * a1 + m6_2 * a2 + m6_3 * a3 + m6_4 * a4 + m6_5 * a5 + m6_6 * a6 + m6_7 * a7
+            x[i + 7] = m7_0 * a0 + m7_1 * a1 + m7_2 * a2 + m7_3 * a3 + m7_4 * a4 + m7_5 * a5 + m7_6 * a6 + m7_7 * a7

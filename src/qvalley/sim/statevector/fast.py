@@ -37,7 +37,13 @@ def pack_block(block: Block, dtype: type) -> tuple[int, int, np.ndarray, np.ndar
     for c in range(d):
         offs[c] = sum(((c >> j) & 1) << q for j, q in enumerate(block.qubits))
     targets = np.array(sorted(block.qubits), dtype=np.int64)
-    return (1 if block.diagonal else 0), k, mat, offs, targets
+    if block.diagonal:
+        kind = kernels.KIND_DIAG
+    elif block.qubits == [0, 1, 2]:
+        kind = kernels.KIND_LOW3
+    else:
+        kind = kernels.KIND_DENSE
+    return kind, k, mat, offs, targets
 
 
 def _pack_run(blocks: list[Block], dtype: type) -> tuple[np.ndarray, ...]:
@@ -94,7 +100,7 @@ class FastBackend:
 
     def plan(self, gates: GateList, n: int) -> list[list[Block]]:
         """Fused, scheduled runs for ``gates`` on an ``n``-qubit state (exposed for inspection)."""
-        blocks = fuse(gates, self.max_fused, _model(self.precision))
+        blocks = fuse(gates, self.max_fused, _model(self.precision), promote_low=n >= 3)
         return schedule(blocks, self.tile_bits(n) if self.tiling else -1)
 
     def apply_gates(self, state: np.ndarray, gates: GateList) -> np.ndarray:

@@ -57,6 +57,7 @@ def _embed(m: np.ndarray, pos: Sequence[int], k: int) -> np.ndarray:
 
 
 LOW_QUBITS = 3  # a block whose lowest qubit is below this has runs shorter than a SIMD vector
+LOW3 = [0, 1, 2]  # gates confined to these qubits are promoted to one 8×8 block shape
 
 
 @dataclass
@@ -69,8 +70,11 @@ class CostModel:
     diag: dict[int, float] = field(default_factory=dict)
     dense_low: dict[int, float] = field(default_factory=dict)
     diag_low: dict[int, float] = field(default_factory=dict)
+    low3: float = 0.0  # a dense block on exactly qubits (0, 1, 2): its own kernel
 
     def block_cost(self, qubits: Sequence[int], diagonal: bool) -> float:
+        if not diagonal and list(qubits) == LOW3 and self.low3:
+            return self.low3
         return self.cost(len(qubits), diagonal, min(qubits) < LOW_QUBITS)
 
     def cost(self, k: int, diagonal: bool, low: bool = False) -> float:
@@ -90,7 +94,7 @@ class CostModel:
         dense = {k: 1.0 + 0.25 * (1 << k) for k in range(1, MAX_FUSED + 1)}
         diag = {k: 1.0 + 0.05 * k for k in range(1, MAX_FUSED + 1)}
         return cls(dense, diag, {k: 4 * v for k, v in dense.items()},
-                   {k: 2 * v for k, v in diag.items()})
+                   {k: 2 * v for k, v in diag.items()}, 2 * dense[3])
 
 
 WINDOW = 8  # how many recent blocks a gate may join
@@ -112,19 +116,27 @@ def _merge(blk: Block, m: np.ndarray, qs: Sequence[int], diag: bool) -> None:
 
 
 def fuse(gates: Sequence[tuple[np.ndarray, tuple[int, ...]]], max_qubits: int,
-         model: CostModel) -> list[Block]:
+         model: CostModel, promote_low: bool = False) -> list[Block]:
     """Fuse ``(matrix, qubits)`` gates into :class:`Block` s in a valid execution order.
 
     A gate may join any block at or after the last block that touched one of its qubits (it then
     runs at that block's place, which commutes with everything in between). Among the recent
     candidates it joins the one where the cost model predicts the largest saving, blocks that
     already share a qubit first; if no merge saves time it opens a new block.
+
+    With ``promote_low`` (a state of at least 3 qubits and ``max_qubits`` ≥ 3), a non-diagonal gate
+    confined to qubits 0-2 is first widened to an 8×8 gate on (0, 1, 2), so every such gate fuses
+    into blocks of that one shape, which has its own vectorized kernel.
     """
     blocks: list[Block] = []
     last: dict[int, int] = {}
+    promote_low = promote_low and max_qubits >= len(LOW3)
     for m, qs in gates:
         m = np.asarray(m, dtype=np.complex128)
         diag = _is_diagonal(m)
+        if promote_low and not diag and max(qs) < len(LOW3) and list(qs) != LOW3:
+            m = _embed(m, list(qs), len(LOW3))
+            qs = tuple(LOW3)
         earliest = max((last[q] for q in qs if q in last), default=-1)
         alone = model.block_cost(qs, diag)
         best, best_gain = -1, 0.0
@@ -233,6 +245,14 @@ def calibrate(precision: str, nbits: int = 20, threads: int | None = None) -> Co
             table = {(False, False): model.dense, (False, True): model.diag,
                      (True, False): model.dense_low, (True, True): model.diag_low}[(low, diag)]
             table[k] = min(ts) / psi.size * 1e9
+    args = pack_block(Block(list(LOW3), np.eye(8), False), dtype)
+    kernels.run_gate(psi, *args, nchunks)
+    ts = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        kernels.run_gate(psi, *args, nchunks)
+        ts.append(time.perf_counter() - t0)
+    model.low3 = min(ts) / psi.size * 1e9
     return model
 
 
@@ -243,12 +263,14 @@ def cost_model(precision: str) -> CostModel:
     """
     if os.environ.get("QVALLEY_CALIBRATE", "1") == "0":
         return CostModel.default()
-    key = f"v2-{precision}-{os.cpu_count()}"
+    key = f"v3-{precision}-{os.cpu_count()}"
     path = _cache_path()
     try:
         data = json.loads(path.read_text())
         entry = data[key]
-        return CostModel(*({int(k): float(v) for k, v in entry[t].items()} for t in _TABLES))
+        dense, diag, dense_low, diag_low = (
+            {int(k): float(v) for k, v in entry[t].items()} for t in _TABLES)
+        return CostModel(dense, diag, dense_low, diag_low, float(entry["low3"]))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
     model = calibrate(precision)
@@ -260,7 +282,7 @@ def cost_model(precision: str) -> CostModel:
                 data = {}
         except (OSError, ValueError):
             data = {}
-        data[key] = {t: getattr(model, t) for t in _TABLES}
+        data[key] = {**{t: getattr(model, t) for t in _TABLES}, "low3": model.low3}
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(data))
         os.replace(tmp, path)

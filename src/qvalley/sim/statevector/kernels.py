@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
-from ._unrolled import dense1, dense2, dense3, dense4, diagonal
+from ._unrolled import dense1, dense2, dense3, dense4, diagonal, low3
 
 SMAX = 64  # contiguous amplitudes per inner loop; a multiple of the widest SIMD width
 
@@ -60,16 +60,27 @@ def _dense_units(psi, base0, u_lo, u_hi, S, m, offs, targets, tmp):  # pragma: n
                 psi[dst + j] = tmp[r, j]
 
 
+KIND_DENSE, KIND_DIAG, KIND_LOW3 = 0, 1, 2
+
+
 @njit(**_OPTS)
-def _unit_size(q0: int) -> int:  # pragma: no cover
-    return min(1 << q0, SMAX)
+def _geometry(kind, k, targets, nbits):  # pragma: no cover
+    """``(S, units)`` for a gate over ``2**nbits`` amplitudes: a unit is S groups whose lowest
+    amplitudes are contiguous (kind 2: S consecutive 8-amplitude chunks)."""
+    if kind == KIND_LOW3:
+        S = min(SMAX, (1 << nbits) >> 3)
+        return S, ((1 << nbits) >> 3) // S
+    S = min(1 << targets[0], SMAX)
+    return S, ((1 << nbits) >> k) // S
 
 
 @njit(**_OPTS)
 def _units(psi, base0, u_lo, u_hi, S, kind, k, mat, offs, targets, tmp):  # pragma: no cover
     """Apply one gate to units ``u_lo..u_hi`` (each ``S`` contiguous groups) from ``base0``."""
-    if kind == 1:
+    if kind == KIND_DIAG:
         diagonal(psi, base0, u_lo, u_hi, S, mat[0], offs, targets)
+    elif kind == KIND_LOW3:
+        low3(psi, base0, u_lo, u_hi, S, mat)
     elif k == 1:
         dense1(psi, base0, u_lo, u_hi, S, mat, offs, targets)
     elif k == 2:
@@ -93,16 +104,17 @@ def run_tiled(psi, tile_bits, kinds, ks, mats, offs, targets):  # pragma: no cov
         for g in range(ng):
             k = ks[g]
             tg = targets[g, :k]
-            S = _unit_size(tg[0])
-            units = (1 << (tile_bits - k)) // S
+            S, units = _geometry(kinds[g], k, tg, tile_bits)
             _units(psi, base0, 0, units, S, kinds[g], k, mats[g], offs[g, : 1 << k], tg, tmp)
 
 
 @njit(parallel=True, **_OPTS)
 def run_gate(psi, kind, k, mat, offs, targets, nchunks):  # pragma: no cover
     """Apply one gate over the whole state, the work split into ``nchunks`` parallel chunks."""
-    S = _unit_size(targets[0])
-    units = (psi.size >> k) // S
+    nbits = 0
+    while (1 << (nbits + 1)) <= psi.size:
+        nbits += 1
+    S, units = _geometry(kind, k, targets, nbits)
     step = (units + nchunks - 1) // nchunks
     for ch in prange(nchunks):
         lo = ch * step
