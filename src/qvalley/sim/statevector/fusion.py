@@ -124,9 +124,9 @@ def fuse(gates: Sequence[tuple[np.ndarray, tuple[int, ...]]], max_qubits: int,
     candidates it joins the one where the cost model predicts the largest saving, blocks that
     already share a qubit first; if no merge saves time it opens a new block.
 
-    With ``promote_low`` (a state of at least 3 qubits and ``max_qubits`` ≥ 3), a non-diagonal gate
-    confined to qubits 0-2 is first widened to an 8×8 gate on (0, 1, 2), so every such gate fuses
-    into blocks of that one shape, which has its own vectorized kernel.
+    With ``promote_low`` (a state of at least 3 qubits and ``max_qubits`` ≥ 3), every gate confined
+    to qubits 0-2 is first widened to an 8×8 gate on (0, 1, 2) (a diagonal stays diagonal), so all
+    blocks confined to those qubits have that one shape, which has its own vectorized kernel.
     """
     blocks: list[Block] = []
     last: dict[int, int] = {}
@@ -134,7 +134,7 @@ def fuse(gates: Sequence[tuple[np.ndarray, tuple[int, ...]]], max_qubits: int,
     for m, qs in gates:
         m = np.asarray(m, dtype=np.complex128)
         diag = _is_diagonal(m)
-        if promote_low and not diag and max(qs) < len(LOW3) and list(qs) != LOW3:
+        if promote_low and max(qs) < len(LOW3) and list(qs) != LOW3:
             m = _embed(m, list(qs), len(LOW3))
             qs = tuple(LOW3)
         earliest = max((last[q] for q in qs if q in last), default=-1)
