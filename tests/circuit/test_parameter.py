@@ -86,6 +86,10 @@ def test_unbound_and_bad_expressions_are_errors() -> None:
         ParameterExpression.parse("__import__('os')")
     with pytest.raises(ParameterError):
         (ln(a)).bind({"a": -1.0})
+    with pytest.raises(ParameterError, match="finite"):
+        a + float("inf")
+    with pytest.raises(ParameterError, match="finite"):
+        (2 * a).bind({"a": float("nan")})
 
 
 def test_parse_knows_constants_and_power_caret() -> None:

@@ -49,7 +49,10 @@ _PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "neg": 3, "**": 4}
 def _num(x: object) -> float:
     if isinstance(x, bool) or not isinstance(x, (int, float)):
         raise ParameterError(f"expected a number or a parameter expression, got {x!r}")
-    return float(x)
+    v = float(x)
+    if not math.isfinite(v):
+        raise ParameterError(f"expected a finite number, got {v}")
+    return v
 
 
 class ParameterExpression:
@@ -186,7 +189,7 @@ class ParameterExpression:
     def __hash__(self) -> int:
         return hash(self._key())
 
-    def _text(self) -> tuple[str, int]:
+    def _text(self, functions: Mapping[str, str]) -> tuple[str, int]:
         op = self._op
         if isinstance(self, Parameter):
             return self.name, 9
@@ -194,12 +197,12 @@ class ParameterExpression:
             v = float(self._args[0])  # type: ignore[arg-type]
             return (repr(v), 9) if v >= 0 else (f"({v!r})", 9)
         if op in _FUNCS:
-            return f"{op}({_node(self._args[0])._text()[0]})", 9
+            return f"{functions.get(op, op)}({_node(self._args[0])._text(functions)[0]})", 9
         if op == "neg":
-            inner, p = _node(self._args[0])._text()
+            inner, p = _node(self._args[0])._text(functions)
             return ("-" + (inner if p >= _PREC["neg"] else f"({inner})")), _PREC["neg"]
         prec = _PREC[op]
-        (ls, lp), (rs, rp) = (_node(a)._text() for a in self._args)
+        (ls, lp), (rs, rp) = (_node(a)._text(functions) for a in self._args)
         # left-assoc for + - * /, right-assoc for **
         if lp < prec or (op == "**" and lp == prec):
             ls = f"({ls})"
@@ -210,8 +213,15 @@ class ParameterExpression:
         sep = " " if prec == 1 else ""
         return f"{ls}{sep}{op}{sep}{rs}", prec
 
+    def to_text(self, functions: Mapping[str, str] | None = None) -> str:
+        """Infix text with ``**`` for power that parses back to the same tree.
+
+        ``functions`` renames functions for another syntax (e.g. ``{"ln": "log"}``).
+        """
+        return self._text(functions or {})[0]
+
     def __str__(self) -> str:
-        return self._text()[0]
+        return self.to_text()
 
     def __repr__(self) -> str:
         return f"ParameterExpression.parse({str(self)!r})"

@@ -1204,38 +1204,9 @@ def _fmt_float(v: float) -> str:
     return repr(float(v))
 
 
-_PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "neg": 3, "**": 4}
-
-
-def _expr_text(e: ParameterExpression) -> tuple[str, int]:
-    """OpenQASM text of an expression, parenthesised so it reads back to the same tree."""
-    if isinstance(e, Parameter):
-        return e.name, 9
-    op: str = e._op
-    args = e._args
-    if op == "const":
-        v = float(args[0])  # type: ignore[arg-type]
-        text = _fmt_float(v)
-        return text, (3 if text.startswith("-") else 9)
-    subs = [a for a in args if isinstance(a, ParameterExpression)]
-    if op == "neg":
-        inner, p = _expr_text(subs[0])
-        return "-" + (inner if p > 3 else f"({inner})"), 3
-    if op in _PREC:
-        prec = _PREC[op]
-        (ls, lp), (rs, rp) = _expr_text(subs[0]), _expr_text(subs[1])
-        if lp < prec or (op == "**" and lp <= prec):
-            ls = f"({ls})"
-        if rp < prec or (op != "**" and rp <= prec) or rp == 3:
-            rs = f"({rs})"
-        sep = " " if prec == 1 else ""
-        return f"{ls}{sep}{op}{sep}{rs}", prec
-    return f"{_FUNCTIONS_OUT.get(op, op)}({_expr_text(subs[0])[0]})", 9
-
-
 def _fmt(v: ParamValue) -> str:
     if isinstance(v, ParameterExpression):
-        return _expr_text(v)[0]
+        return v.to_text(_FUNCTIONS_OUT)
     return _fmt_float(v)
 
 
