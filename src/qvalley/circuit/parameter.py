@@ -73,10 +73,9 @@ class ParameterExpression:
 
     def _binary(self, op: str, other: object, swap: bool = False) -> ParameterExpression:
         if not isinstance(other, ParameterExpression):
-            try:
-                other = _num(other)
-            except ParameterError:
+            if isinstance(other, bool) or not isinstance(other, (int, float)):
                 return NotImplemented  # type: ignore[return-value]
+            other = _num(other)  # a non-finite number is a ParameterError
         a, b = (other, self) if swap else (self, other)
         return ParameterExpression(op, (self._wrap(a), self._wrap(b)))
 
