@@ -17,21 +17,13 @@ from .sim.statevector.reference import apply_matrix
 
 def circuit_unitary(circuit: Circuit) -> np.ndarray:
     """The unitary of a measurement-free circuit, by the reference engine (column j = U|j>)."""
-    n = circuit.num_qubits
-    dim = 1 << n
-    out = np.zeros((dim, dim), dtype=np.complex128)
-    phase = circuit.global_phase
-    ph = complex(cmath.exp(1j * float(phase)))
-    for j in range(dim):
-        v = np.zeros(dim, dtype=np.complex128)
-        v[j] = 1
-        for op in circuit.operations:
-            if op.gate.name == "barrier":
-                continue
-            assert isinstance(op.gate, Gate), f"not unitary: {op.gate.name}"
-            v = apply_matrix(v, op.gate.matrix(), op.qubits)
-        out[:, j] = v * ph
-    return out
+    u = np.eye(1 << circuit.num_qubits, dtype=np.complex128)
+    for op in circuit.operations:
+        if op.gate.name == "barrier":
+            continue
+        assert isinstance(op.gate, Gate), f"not unitary: {op.gate.name}"
+        u = apply_matrix(u, op.gate.matrix(), op.qubits)
+    return u * cmath.exp(1j * float(circuit.global_phase))
 
 
 def assert_gate_consistent(gate: Gate, atol: float = 1e-10) -> None:

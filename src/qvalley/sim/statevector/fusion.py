@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .reference import apply_matrix
+
 MAX_FUSED = 5  # kernels hold matrices up to 32×32
 
 
@@ -45,15 +47,7 @@ def _is_diagonal(m: np.ndarray) -> bool:
 
 def _embed(m: np.ndarray, pos: Sequence[int], k: int) -> np.ndarray:
     """The ``2^k``-dimensional matrix of ``m`` acting on operand positions ``pos`` of ``k``."""
-    d = 1 << k
-    mk = len(pos)
-    u = np.eye(d, dtype=np.complex128).reshape((2,) * k + (d,))
-    # axis a of u (a < k) is operand k-1-a
-    t = m.reshape((2,) * (2 * mk))
-    axes = [k - 1 - pos[j] for j in reversed(range(mk))]
-    out = np.tensordot(t, u, axes=(list(range(mk, 2 * mk)), axes))
-    out = np.moveaxis(out, list(range(mk)), axes)
-    return out.reshape(d, d)
+    return apply_matrix(np.eye(1 << k, dtype=np.complex128), m, pos)
 
 
 LOW_QUBITS = 3  # a block whose lowest qubit is below this has runs shorter than a SIMD vector

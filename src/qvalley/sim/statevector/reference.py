@@ -13,17 +13,21 @@ from ...circuit.observable import Observable
 
 
 def apply_matrix(state: np.ndarray, matrix: np.ndarray, qubits: Sequence[int]) -> np.ndarray:
-    """Return ``matrix`` applied to ``qubits`` of ``state`` (operand j = bit j of the matrix index)."""
-    n = state.size.bit_length() - 1
+    """Return ``matrix`` applied to ``qubits`` of ``state`` (operand j = bit j of the matrix index).
+
+    ``state`` is a vector of length ``2^n``, or a ``(2^n, batch)`` array whose columns are each
+    transformed (``apply_matrix(np.eye(2**n), m, qs)`` is the matrix of ``m`` on ``qs``).
+    """
+    n = state.shape[0].bit_length() - 1
     k = len(qubits)
-    psi = state.reshape((2,) * n)  # axis a <-> qubit n-1-a
+    psi = state.reshape((2,) * n + state.shape[1:])  # axis a <-> qubit n-1-a
     # matrix as tensor: out bits (k-1..0), in bits (k-1..0); operand j is axis k-1-j of each half
     m = matrix.reshape((2,) * (2 * k))
     in_axes = [n - 1 - qubits[j] for j in reversed(range(k))]
     out = np.tensordot(m, psi, axes=(list(range(k, 2 * k)), in_axes))
     # tensordot puts the k output axes first, in order operand k-1..0; move them back
     out = np.moveaxis(out, list(range(k)), in_axes)
-    return np.ascontiguousarray(out).reshape(-1)
+    return np.ascontiguousarray(out).reshape(state.shape)
 
 
 def pauli_expectation(state: np.ndarray, obs: Observable) -> complex:
