@@ -21,7 +21,7 @@ qvalley.dump(random_layers(24, layers=20, seed=1), sys.argv[1])
 PY
 qvalley info "$out/random24.qasm"
 report='import json, sys; r = json.load(sys.stdin); print("%d qubits simulated in %.2f s" % (r["num_qubits"], r["seconds"]))'
-echo "(step 1 compiled the kernels and calibrated the fusion cost model; both are cached)"
+echo "(in a fresh checkout the first large run also compiles the cache-tiled kernels; numba caches them on disk)"
 qvalley run "$out/random24.qasm" --shots 5 --seed 1 --json | python -c "$report"
 echo "again, warm:"
 qvalley run "$out/random24.qasm" --shots 5 --seed 1 --json | python -c "$report"
