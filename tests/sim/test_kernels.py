@@ -122,6 +122,33 @@ def test_low3_kernel_equals_reference(n: int) -> None:
     assert np.allclose(tiled, got, atol=1e-12)
 
 
+MIXED = [(low, nh) for low in [(0,), (1,), (2,), (0, 1), (0, 2), (1, 2)]
+         for nh in range(1, kernels.MAX_LOWH_K - len(low) + 1)]
+
+
+@pytest.mark.parametrize(("low", "nh"), MIXED)
+def test_low_high_kernels_equal_reference(low: tuple[int, ...], nh: int) -> None:
+    """Every mixed low/high kernel, in run_gate and run_tiled, with the operands in random order."""
+    rng = np.random.default_rng()
+    n = 9
+    qs = list(low) + [int(q) for q in rng.choice(np.arange(3, n), nh, replace=False)]
+    rng.shuffle(qs)
+    m = _rand_unitary(len(qs), rng)
+    psi = _rand_state(n, rng)
+    args = pack_block(Block(qs, m, False), np.complex128)
+    assert args[0] == kernels.KIND_LOWH
+    want = apply_matrix(psi, m, qs)
+    got = psi.copy()
+    kernels.run_gate(got, *args, 3)
+    assert np.allclose(got, want, atol=1e-12)
+    from qvalley.sim.statevector.fast import _pack_run
+
+    tb = int(max(qs)) + 1 + int(rng.integers(0, n - max(qs)))
+    tiled = psi.copy()
+    kernels.run_tiled(tiled, tb, *_pack_run([Block(qs, m, False)], np.complex128))
+    assert np.allclose(tiled, want, atol=1e-12)
+
+
 def test_cost_model_decides_fusion() -> None:
     h = np.array([[1, 1], [1, -1]]) / np.sqrt(2)
     gates = [(h, (0,)), (h, (1,))]

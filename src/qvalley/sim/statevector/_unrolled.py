@@ -10,6 +10,7 @@ from numba import njit
 _OPTS: dict[str, Any] = {"cache": True, "fastmath": True, "nogil": True, "boundscheck": False, "error_model": "numpy"}
 
 MAX_K = 4
+MAX_LOWH_K = 2
 
 
 @njit(**_OPTS)
@@ -171,19 +172,23 @@ def dense4(psi, base0, u_lo, u_hi, S, m, offs, targets):  # pragma: no cover
 
 
 @njit(**_OPTS)
-def diagonal(psi, base0, u_lo, u_hi, S, dg, offs, targets):  # pragma: no cover
-    """Multiply by a k-qubit diagonal, unit by unit like the dense kernels (vectorizes over S)."""
-    d = offs.size
+def diagonal(psi, base0, u_lo, u_hi, S, tab, targets, lane_bits):  # pragma: no cover
+    """Multiply by a diagonal, one contiguous unit of ``S`` amplitudes at a time. ``tab[h, j]`` is
+    the factor of lane ``j`` of a unit whose target bits at or above ``lane_bits`` read ``h``
+    (targets below ``lane_bits`` are folded into the lanes), so every unit is one vector multiply
+    whichever qubits the diagonal acts on."""
     for u in range(u_lo, u_hi):
-        g = u * S
+        b = base0 + u * S
+        h = 0
+        i = 0
         for t in targets:
-            g = ((g >> t) << (t + 1)) | (g & ((1 << t) - 1))
-        b = base0 + g
-        for c in range(d):
-            v = dg[c]
-            x = psi[b + offs[c]:b + offs[c] + S]
-            for j in range(S):
-                x[j] *= v
+            if t >= lane_bits:
+                h |= ((b >> t) & 1) << i
+                i += 1
+        x = psi[b:b + S]
+        row = tab[h]
+        for j in range(S):
+            x[j] *= row[j]
 
 
 @njit(**_OPTS)
@@ -218,3 +223,173 @@ def low3(psi, base0, u_lo, u_hi, S, m):  # pragma: no cover
             x[i + 5] = m5_0 * a0 + m5_1 * a1 + m5_2 * a2 + m5_3 * a3 + m5_4 * a4 + m5_5 * a5 + m5_6 * a6 + m5_7 * a7
             x[i + 6] = m6_0 * a0 + m6_1 * a1 + m6_2 * a2 + m6_3 * a3 + m6_4 * a4 + m6_5 * a5 + m6_6 * a6 + m6_7 * a7
             x[i + 7] = m7_0 * a0 + m7_1 * a1 + m7_2 * a2 + m7_3 * a3 + m7_4 * a4 + m7_5 * a5 + m7_6 * a6 + m7_7 * a7
+
+
+@njit(**_OPTS)
+def _lowh_0_1(x0, x1, S, m):  # pragma: no cover
+    m0_0 = m[0, 0]; m0_1 = m[0, 1]; m0_2 = m[0, 2]; m0_3 = m[0, 3]
+    m1_0 = m[1, 0]; m1_1 = m[1, 1]; m1_2 = m[1, 2]; m1_3 = m[1, 3]
+    m2_0 = m[2, 0]; m2_1 = m[2, 1]; m2_2 = m[2, 2]; m2_3 = m[2, 3]
+    m3_0 = m[3, 0]; m3_1 = m[3, 1]; m3_2 = m[3, 2]; m3_3 = m[3, 3]
+    for j in range(S):
+        i = 8 * j
+        a0_0 = x0[i + 0]
+        a0_1 = x0[i + 1]
+        a0_2 = x1[i + 0]
+        a0_3 = x1[i + 1]
+        a1_0 = x0[i + 2]
+        a1_1 = x0[i + 3]
+        a1_2 = x1[i + 2]
+        a1_3 = x1[i + 3]
+        a2_0 = x0[i + 4]
+        a2_1 = x0[i + 5]
+        a2_2 = x1[i + 4]
+        a2_3 = x1[i + 5]
+        a3_0 = x0[i + 6]
+        a3_1 = x0[i + 7]
+        a3_2 = x1[i + 6]
+        a3_3 = x1[i + 7]
+        x0[i + 0] = m0_0 * a0_0 + m0_1 * a0_1 + m0_2 * a0_2 + m0_3 * a0_3
+        x0[i + 1] = m1_0 * a0_0 + m1_1 * a0_1 + m1_2 * a0_2 + m1_3 * a0_3
+        x1[i + 0] = m2_0 * a0_0 + m2_1 * a0_1 + m2_2 * a0_2 + m2_3 * a0_3
+        x1[i + 1] = m3_0 * a0_0 + m3_1 * a0_1 + m3_2 * a0_2 + m3_3 * a0_3
+        x0[i + 2] = m0_0 * a1_0 + m0_1 * a1_1 + m0_2 * a1_2 + m0_3 * a1_3
+        x0[i + 3] = m1_0 * a1_0 + m1_1 * a1_1 + m1_2 * a1_2 + m1_3 * a1_3
+        x1[i + 2] = m2_0 * a1_0 + m2_1 * a1_1 + m2_2 * a1_2 + m2_3 * a1_3
+        x1[i + 3] = m3_0 * a1_0 + m3_1 * a1_1 + m3_2 * a1_2 + m3_3 * a1_3
+        x0[i + 4] = m0_0 * a2_0 + m0_1 * a2_1 + m0_2 * a2_2 + m0_3 * a2_3
+        x0[i + 5] = m1_0 * a2_0 + m1_1 * a2_1 + m1_2 * a2_2 + m1_3 * a2_3
+        x1[i + 4] = m2_0 * a2_0 + m2_1 * a2_1 + m2_2 * a2_2 + m2_3 * a2_3
+        x1[i + 5] = m3_0 * a2_0 + m3_1 * a2_1 + m3_2 * a2_2 + m3_3 * a2_3
+        x0[i + 6] = m0_0 * a3_0 + m0_1 * a3_1 + m0_2 * a3_2 + m0_3 * a3_3
+        x0[i + 7] = m1_0 * a3_0 + m1_1 * a3_1 + m1_2 * a3_2 + m1_3 * a3_3
+        x1[i + 6] = m2_0 * a3_0 + m2_1 * a3_1 + m2_2 * a3_2 + m2_3 * a3_3
+        x1[i + 7] = m3_0 * a3_0 + m3_1 * a3_1 + m3_2 * a3_2 + m3_3 * a3_3
+
+
+@njit(**_OPTS)
+def lowh_0_1(psi, base0, u_lo, u_hi, S, m, offs, targets):  # pragma: no cover
+    for u in range(u_lo, u_hi):
+        g = u * 8 * S
+        for t in targets:
+            if t >= 3:
+                g = ((g >> t) << (t + 1)) | (g & ((1 << t) - 1))
+        b = base0 + g
+        _lowh_0_1(psi[b + offs[0]:b + offs[0] + 8 * S], psi[b + offs[2]:b + offs[2] + 8 * S], S, m)
+
+
+@njit(**_OPTS)
+def _lowh_1_1(x0, x1, S, m):  # pragma: no cover
+    m0_0 = m[0, 0]; m0_1 = m[0, 1]; m0_2 = m[0, 2]; m0_3 = m[0, 3]
+    m1_0 = m[1, 0]; m1_1 = m[1, 1]; m1_2 = m[1, 2]; m1_3 = m[1, 3]
+    m2_0 = m[2, 0]; m2_1 = m[2, 1]; m2_2 = m[2, 2]; m2_3 = m[2, 3]
+    m3_0 = m[3, 0]; m3_1 = m[3, 1]; m3_2 = m[3, 2]; m3_3 = m[3, 3]
+    for j in range(S):
+        i = 8 * j
+        a0_0 = x0[i + 0]
+        a0_1 = x0[i + 2]
+        a0_2 = x1[i + 0]
+        a0_3 = x1[i + 2]
+        a1_0 = x0[i + 1]
+        a1_1 = x0[i + 3]
+        a1_2 = x1[i + 1]
+        a1_3 = x1[i + 3]
+        a2_0 = x0[i + 4]
+        a2_1 = x0[i + 6]
+        a2_2 = x1[i + 4]
+        a2_3 = x1[i + 6]
+        a3_0 = x0[i + 5]
+        a3_1 = x0[i + 7]
+        a3_2 = x1[i + 5]
+        a3_3 = x1[i + 7]
+        x0[i + 0] = m0_0 * a0_0 + m0_1 * a0_1 + m0_2 * a0_2 + m0_3 * a0_3
+        x0[i + 2] = m1_0 * a0_0 + m1_1 * a0_1 + m1_2 * a0_2 + m1_3 * a0_3
+        x1[i + 0] = m2_0 * a0_0 + m2_1 * a0_1 + m2_2 * a0_2 + m2_3 * a0_3
+        x1[i + 2] = m3_0 * a0_0 + m3_1 * a0_1 + m3_2 * a0_2 + m3_3 * a0_3
+        x0[i + 1] = m0_0 * a1_0 + m0_1 * a1_1 + m0_2 * a1_2 + m0_3 * a1_3
+        x0[i + 3] = m1_0 * a1_0 + m1_1 * a1_1 + m1_2 * a1_2 + m1_3 * a1_3
+        x1[i + 1] = m2_0 * a1_0 + m2_1 * a1_1 + m2_2 * a1_2 + m2_3 * a1_3
+        x1[i + 3] = m3_0 * a1_0 + m3_1 * a1_1 + m3_2 * a1_2 + m3_3 * a1_3
+        x0[i + 4] = m0_0 * a2_0 + m0_1 * a2_1 + m0_2 * a2_2 + m0_3 * a2_3
+        x0[i + 6] = m1_0 * a2_0 + m1_1 * a2_1 + m1_2 * a2_2 + m1_3 * a2_3
+        x1[i + 4] = m2_0 * a2_0 + m2_1 * a2_1 + m2_2 * a2_2 + m2_3 * a2_3
+        x1[i + 6] = m3_0 * a2_0 + m3_1 * a2_1 + m3_2 * a2_2 + m3_3 * a2_3
+        x0[i + 5] = m0_0 * a3_0 + m0_1 * a3_1 + m0_2 * a3_2 + m0_3 * a3_3
+        x0[i + 7] = m1_0 * a3_0 + m1_1 * a3_1 + m1_2 * a3_2 + m1_3 * a3_3
+        x1[i + 5] = m2_0 * a3_0 + m2_1 * a3_1 + m2_2 * a3_2 + m2_3 * a3_3
+        x1[i + 7] = m3_0 * a3_0 + m3_1 * a3_1 + m3_2 * a3_2 + m3_3 * a3_3
+
+
+@njit(**_OPTS)
+def lowh_1_1(psi, base0, u_lo, u_hi, S, m, offs, targets):  # pragma: no cover
+    for u in range(u_lo, u_hi):
+        g = u * 8 * S
+        for t in targets:
+            if t >= 3:
+                g = ((g >> t) << (t + 1)) | (g & ((1 << t) - 1))
+        b = base0 + g
+        _lowh_1_1(psi[b + offs[0]:b + offs[0] + 8 * S], psi[b + offs[2]:b + offs[2] + 8 * S], S, m)
+
+
+@njit(**_OPTS)
+def _lowh_2_1(x0, x1, S, m):  # pragma: no cover
+    m0_0 = m[0, 0]; m0_1 = m[0, 1]; m0_2 = m[0, 2]; m0_3 = m[0, 3]
+    m1_0 = m[1, 0]; m1_1 = m[1, 1]; m1_2 = m[1, 2]; m1_3 = m[1, 3]
+    m2_0 = m[2, 0]; m2_1 = m[2, 1]; m2_2 = m[2, 2]; m2_3 = m[2, 3]
+    m3_0 = m[3, 0]; m3_1 = m[3, 1]; m3_2 = m[3, 2]; m3_3 = m[3, 3]
+    for j in range(S):
+        i = 8 * j
+        a0_0 = x0[i + 0]
+        a0_1 = x0[i + 4]
+        a0_2 = x1[i + 0]
+        a0_3 = x1[i + 4]
+        a1_0 = x0[i + 1]
+        a1_1 = x0[i + 5]
+        a1_2 = x1[i + 1]
+        a1_3 = x1[i + 5]
+        a2_0 = x0[i + 2]
+        a2_1 = x0[i + 6]
+        a2_2 = x1[i + 2]
+        a2_3 = x1[i + 6]
+        a3_0 = x0[i + 3]
+        a3_1 = x0[i + 7]
+        a3_2 = x1[i + 3]
+        a3_3 = x1[i + 7]
+        x0[i + 0] = m0_0 * a0_0 + m0_1 * a0_1 + m0_2 * a0_2 + m0_3 * a0_3
+        x0[i + 4] = m1_0 * a0_0 + m1_1 * a0_1 + m1_2 * a0_2 + m1_3 * a0_3
+        x1[i + 0] = m2_0 * a0_0 + m2_1 * a0_1 + m2_2 * a0_2 + m2_3 * a0_3
+        x1[i + 4] = m3_0 * a0_0 + m3_1 * a0_1 + m3_2 * a0_2 + m3_3 * a0_3
+        x0[i + 1] = m0_0 * a1_0 + m0_1 * a1_1 + m0_2 * a1_2 + m0_3 * a1_3
+        x0[i + 5] = m1_0 * a1_0 + m1_1 * a1_1 + m1_2 * a1_2 + m1_3 * a1_3
+        x1[i + 1] = m2_0 * a1_0 + m2_1 * a1_1 + m2_2 * a1_2 + m2_3 * a1_3
+        x1[i + 5] = m3_0 * a1_0 + m3_1 * a1_1 + m3_2 * a1_2 + m3_3 * a1_3
+        x0[i + 2] = m0_0 * a2_0 + m0_1 * a2_1 + m0_2 * a2_2 + m0_3 * a2_3
+        x0[i + 6] = m1_0 * a2_0 + m1_1 * a2_1 + m1_2 * a2_2 + m1_3 * a2_3
+        x1[i + 2] = m2_0 * a2_0 + m2_1 * a2_1 + m2_2 * a2_2 + m2_3 * a2_3
+        x1[i + 6] = m3_0 * a2_0 + m3_1 * a2_1 + m3_2 * a2_2 + m3_3 * a2_3
+        x0[i + 3] = m0_0 * a3_0 + m0_1 * a3_1 + m0_2 * a3_2 + m0_3 * a3_3
+        x0[i + 7] = m1_0 * a3_0 + m1_1 * a3_1 + m1_2 * a3_2 + m1_3 * a3_3
+        x1[i + 3] = m2_0 * a3_0 + m2_1 * a3_1 + m2_2 * a3_2 + m2_3 * a3_3
+        x1[i + 7] = m3_0 * a3_0 + m3_1 * a3_1 + m3_2 * a3_2 + m3_3 * a3_3
+
+
+@njit(**_OPTS)
+def lowh_2_1(psi, base0, u_lo, u_hi, S, m, offs, targets):  # pragma: no cover
+    for u in range(u_lo, u_hi):
+        g = u * 8 * S
+        for t in targets:
+            if t >= 3:
+                g = ((g >> t) << (t + 1)) | (g & ((1 << t) - 1))
+        b = base0 + g
+        _lowh_2_1(psi[b + offs[0]:b + offs[0] + 8 * S], psi[b + offs[2]:b + offs[2] + 8 * S], S, m)
+
+
+@njit(**_OPTS)
+def lowh(psi, base0, u_lo, u_hi, S, m, offs, targets, lowmask, nh):  # pragma: no cover
+    """A dense block on the low qubits in ``lowmask`` (bits of 0-2) and ``nh`` higher ones."""
+    if lowmask == 1 and nh == 1:
+        lowh_0_1(psi, base0, u_lo, u_hi, S, m, offs, targets)
+    elif lowmask == 2 and nh == 1:
+        lowh_1_1(psi, base0, u_lo, u_hi, S, m, offs, targets)
+    elif lowmask == 4 and nh == 1:
+        lowh_2_1(psi, base0, u_lo, u_hi, S, m, offs, targets)

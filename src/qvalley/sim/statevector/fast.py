@@ -28,37 +28,62 @@ def pack_block(block: Block, dtype: type) -> tuple[int, int, np.ndarray, np.ndar
     kernels never need the operand order; ``targets`` is sorted ascending."""
     k = block.k
     d = 1 << k
-    mat: np.ndarray = np.zeros((d, d), dtype=dtype)
-    if block.diagonal:
-        mat[0, :] = block.matrix
-    else:
-        mat[:, :] = block.matrix
-    offs = np.zeros(d, dtype=np.int64)
-    for c in range(d):
-        offs[c] = sum(((c >> j) & 1) << q for j, q in enumerate(block.qubits))
-    targets = np.array(sorted(block.qubits), dtype=np.int64)
+    qubits = list(block.qubits)
+    low = sorted(q for q in qubits if q < kernels.LOW)
+    mat: np.ndarray
     if block.diagonal:
         kind = kernels.KIND_DIAG
-    elif block.qubits == [0, 1, 2]:
+        mat = diagonal_table(qubits, block.matrix, dtype)
+    elif qubits == [0, 1, 2]:
         kind = kernels.KIND_LOW3
+        mat = np.asarray(block.matrix, dtype=dtype)
+    elif low and len(low) < k <= kernels.MAX_LOWH_K:
+        # low qubits first, then high, both ascending: the operand order of the lowh kernels
+        kind = kernels.KIND_LOWH
+        order = low + sorted(q for q in qubits if q >= kernels.LOW)
+        idx = np.array([sum(((c >> j) & 1) << qubits.index(q) for j, q in enumerate(order))
+                        for c in range(d)])
+        mat = np.asarray(np.asarray(block.matrix)[np.ix_(idx, idx)], dtype=dtype)
+        qubits = order
     else:
         kind = kernels.KIND_DENSE
+        mat = np.asarray(block.matrix, dtype=dtype)
+    offs = np.zeros(d, dtype=np.int64)
+    for c in range(d):
+        offs[c] = sum(((c >> j) & 1) << q for j, q in enumerate(qubits))
+    targets = np.array(sorted(qubits), dtype=np.int64)
     return kind, k, mat, offs, targets
+
+
+def diagonal_table(qubits: list[int], diag: np.ndarray, dtype: type) -> np.ndarray:
+    """The lane table of a diagonal on ``qubits`` (operand j = bit j of ``diag``'s index):
+    ``tab[h, j]`` multiplies lane ``j`` of a :data:`~.kernels.SMAX`-amplitude unit whose bits on the
+    targets at or above :data:`~.kernels.LANE_BITS` (ascending) read ``h``."""
+    lanes = np.arange(kernels.SMAX, dtype=np.int64)
+    high = sorted(q for q in qubits if q >= kernels.LANE_BITS)
+    h = np.arange(1 << len(high), dtype=np.int64)[:, None]
+    col = np.zeros((h.size, lanes.size), dtype=np.int64)
+    for j, q in enumerate(qubits):
+        bit = (lanes[None, :] >> q) & 1 if q < kernels.LANE_BITS else (h >> high.index(q)) & 1
+        col |= bit << j
+    return np.asarray(np.asarray(diag)[col], dtype=dtype)
 
 
 def _pack_run(blocks: list[Block], dtype: type) -> tuple[np.ndarray, ...]:
     ng = len(blocks)
+    packed = [pack_block(b, dtype) for b in blocks]
+    rows = max(p[2].shape[0] for p in packed)
+    cols = max(p[2].shape[1] for p in packed)
     dmax = max(1 << b.k for b in blocks)
     kinds = np.zeros(ng, dtype=np.int64)
     ks = np.zeros(ng, dtype=np.int64)
-    mats: np.ndarray = np.zeros((ng, dmax, dmax), dtype=dtype)
+    mats: np.ndarray = np.zeros((ng, rows, cols), dtype=dtype)
     offs = np.zeros((ng, dmax), dtype=np.int64)
     targets = np.zeros((ng, MAX_FUSED), dtype=np.int64)
-    for g, b in enumerate(blocks):
-        kind, k, mat, off, tg = pack_block(b, dtype)
+    for g, (kind, k, mat, off, tg) in enumerate(packed):
         d = 1 << k
         kinds[g], ks[g] = kind, k
-        mats[g, :d, :d] = mat
+        mats[g, :mat.shape[0], :mat.shape[1]] = mat
         offs[g, :d] = off
         targets[g, :k] = tg
     return kinds, ks, mats, offs, targets

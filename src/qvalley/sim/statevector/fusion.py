@@ -57,23 +57,23 @@ LOW3 = [0, 1, 2]  # gates confined to these qubits are promoted to one 8×8 bloc
 @dataclass
 class CostModel:
     """Predicted nanoseconds per amplitude for applying a k-qubit block, dense or diagonal, with
-    separate tables (``*_low``) for blocks touching a qubit below :data:`LOW_QUBITS`, where the
-    contiguous runs are too short to vectorize."""
+    a separate table (``dense_low``) for dense blocks touching a qubit below :data:`LOW_QUBITS`,
+    where the contiguous runs are too short to vectorize. (A diagonal runs the same kernel
+    whichever qubits it touches.)"""
 
     dense: dict[int, float] = field(default_factory=dict)
     diag: dict[int, float] = field(default_factory=dict)
     dense_low: dict[int, float] = field(default_factory=dict)
-    diag_low: dict[int, float] = field(default_factory=dict)
     low3: float = 0.0  # a dense block on exactly qubits (0, 1, 2): its own kernel
 
     def block_cost(self, qubits: Sequence[int], diagonal: bool) -> float:
         if not diagonal and list(qubits) == LOW3 and self.low3:
             return self.low3
-        return self.cost(len(qubits), diagonal, min(qubits) < LOW_QUBITS)
+        return self.cost(len(qubits), diagonal, not diagonal and min(qubits) < LOW_QUBITS)
 
     def cost(self, k: int, diagonal: bool, low: bool = False) -> float:
-        if low and self.dense_low:
-            table = self.diag_low if diagonal else self.dense_low
+        if low and not diagonal and self.dense_low:
+            table = self.dense_low
         else:
             table = self.diag if diagonal else self.dense
         if k in table:
@@ -87,8 +87,7 @@ class CostModel:
         """A static model for when calibration is off: dense cost ~ memory pass + 2^k MACs."""
         dense = {k: 1.0 + 0.25 * (1 << k) for k in range(1, MAX_FUSED + 1)}
         diag = {k: 1.0 + 0.05 * k for k in range(1, MAX_FUSED + 1)}
-        return cls(dense, diag, {k: 4 * v for k, v in dense.items()},
-                   {k: 2 * v for k, v in diag.items()}, 2 * dense[3])
+        return cls(dense, diag, {k: 4 * v for k, v in dense.items()}, 2 * dense[3])
 
 
 WINDOW = 8  # how many recent blocks a gate may join
@@ -203,7 +202,7 @@ def schedule(blocks: Sequence[Block], tile_bits: int) -> list[list[Block]]:
 
 
 # ---- calibration -----------------------------------------------------------------------------------
-_TABLES = ("dense", "diag", "dense_low", "diag_low")
+_TABLES = ("dense", "diag", "dense_low")
 
 
 def _cache_path() -> Path:
@@ -223,7 +222,7 @@ def calibrate(precision: str, nbits: int = 20, threads: int | None = None) -> Co
     rng = np.random.default_rng(0)
     nchunks = 4 * (threads or os.cpu_count() or 1)
     model = CostModel()
-    for low, diag in ((False, False), (False, True), (True, False), (True, True)):
+    for low, diag in ((False, False), (False, True), (True, False)):
         for k in range(1, MAX_FUSED + 1):
             qs = [int(q) for q in rng.choice(np.arange(4, nbits), size=k, replace=False)]
             if low:
@@ -237,7 +236,7 @@ def calibrate(precision: str, nbits: int = 20, threads: int | None = None) -> Co
                 kernels.run_gate(psi, *args, nchunks)
                 ts.append(time.perf_counter() - t0)
             table = {(False, False): model.dense, (False, True): model.diag,
-                     (True, False): model.dense_low, (True, True): model.diag_low}[(low, diag)]
+                     (True, False): model.dense_low}[(low, diag)]
             table[k] = min(ts) / psi.size * 1e9
     args = pack_block(Block(list(LOW3), np.eye(8), False), dtype)
     kernels.run_gate(psi, *args, nchunks)
@@ -257,14 +256,13 @@ def cost_model(precision: str) -> CostModel:
     """
     if os.environ.get("QVALLEY_CALIBRATE", "1") == "0":
         return CostModel.default()
-    key = f"v3-{precision}-{os.cpu_count()}"
+    key = f"v4-{precision}-{os.cpu_count()}"
     path = _cache_path()
     try:
         data = json.loads(path.read_text())
         entry = data[key]
-        dense, diag, dense_low, diag_low = (
-            {int(k): float(v) for k, v in entry[t].items()} for t in _TABLES)
-        return CostModel(dense, diag, dense_low, diag_low, float(entry["low3"]))
+        dense, diag, dense_low = ({int(k): float(v) for k, v in entry[t].items()} for t in _TABLES)
+        return CostModel(dense, diag, dense_low, float(entry["low3"]))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
     model = calibrate(precision)

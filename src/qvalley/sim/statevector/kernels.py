@@ -2,7 +2,8 @@
 
 Bit order: qubit ``k`` is bit ``k`` of the state index. A k-qubit gate is described by
 ``targets`` (sorted ascending), ``offs`` (for matrix column/row ``c``, the index offset
-``Σ_j bit_j(c) << operand_j``) and its matrix (dense ``d×d`` or the diagonal of length ``d``).
+``Σ_j bit_j(c) << operand_j``) and its matrix: dense ``d×d``, or for a diagonal a lane table
+(see :func:`~._unrolled.diagonal`) that turns any diagonal into one vector multiply per unit.
 
 Layout for SIMD: a dense gate is applied to *units* of ``S`` consecutive groups; when the lowest
 target is ``q0`` the ``2^q0`` groups sharing the high bits have consecutive base indices, so the
@@ -25,9 +26,11 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
-from ._unrolled import dense1, dense2, dense3, dense4, diagonal, low3
+from ._unrolled import MAX_LOWH_K as MAX_LOWH_K
+from ._unrolled import dense1, dense2, dense3, dense4, diagonal, low3, lowh
 
 SMAX = 64  # contiguous amplitudes per inner loop; a multiple of the widest SIMD width
+LANE_BITS = 6  # log2(SMAX): diagonal targets below this are folded into a unit's lane table
 
 _OPTS: dict[str, Any] = {"cache": True, "fastmath": True, "nogil": True, "boundscheck": False,
          "error_model": "numpy"}
@@ -60,7 +63,17 @@ def _dense_units(psi, base0, u_lo, u_hi, S, m, offs, targets, tmp):  # pragma: n
                 psi[dst + j] = tmp[r, j]
 
 
-KIND_DENSE, KIND_DIAG, KIND_LOW3 = 0, 1, 2
+KIND_DENSE, KIND_DIAG, KIND_LOW3, KIND_LOWH = 0, 1, 2, 3
+LOW = 3  # qubits below this address amplitudes inside one 8-amplitude chunk
+
+
+@njit(**_OPTS)
+def bin_count(x):  # pragma: no cover
+    c = 0
+    while x:
+        c += x & 1
+        x >>= 1
+    return c
 
 
 @njit(**_OPTS)
@@ -70,6 +83,18 @@ def _geometry(kind, k, targets, nbits):  # pragma: no cover
     if kind == KIND_LOW3:
         S = min(SMAX, (1 << nbits) >> 3)
         return S, ((1 << nbits) >> 3) // S
+    if kind == KIND_DIAG:
+        S = min(SMAX, 1 << nbits)
+        return S, (1 << nbits) // S
+    if kind == KIND_LOWH:  # S chunks of 8 in which every high target bit is 0
+        nh = 0
+        hmin = nbits
+        for t in targets:
+            if t >= LOW:
+                nh += 1
+                hmin = min(hmin, t)
+        S = min(SMAX, 1 << (hmin - LOW))
+        return S, ((1 << nbits) >> (LOW + nh)) // S
     S = min(1 << targets[0], SMAX)
     return S, ((1 << nbits) >> k) // S
 
@@ -78,9 +103,15 @@ def _geometry(kind, k, targets, nbits):  # pragma: no cover
 def _units(psi, base0, u_lo, u_hi, S, kind, k, mat, offs, targets, tmp):  # pragma: no cover
     """Apply one gate to units ``u_lo..u_hi`` (each ``S`` contiguous groups) from ``base0``."""
     if kind == KIND_DIAG:
-        diagonal(psi, base0, u_lo, u_hi, S, mat[0], offs, targets)
+        diagonal(psi, base0, u_lo, u_hi, S, mat, targets, LANE_BITS)
     elif kind == KIND_LOW3:
         low3(psi, base0, u_lo, u_hi, S, mat)
+    elif kind == KIND_LOWH:
+        lowmask = 0
+        for t in targets:
+            if t < LOW:
+                lowmask |= 1 << t
+        lowh(psi, base0, u_lo, u_hi, S, mat, offs, targets, lowmask, k - bin_count(lowmask))
     elif k == 1:
         dense1(psi, base0, u_lo, u_hi, S, mat, offs, targets)
     elif k == 2:
