@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from ._errors import (
     CircuitError,
+    DeviceError,
     FormatError,
+    NoiseError,
     ParameterError,
     QasmError,
     QValleyError,
     SimulationError,
     SimulationLimitError,
+    TranspileError,
 )
 from .circuit import (
     Circuit,
@@ -38,8 +41,10 @@ __all__ = [
     "Circuit",
     "CircuitError",
     "Condition",
+    "DeviceError",
     "FormatError",
     "Gate",
+    "NoiseError",
     "Observable",
     "Operation",
     "Parameter",
@@ -49,6 +54,7 @@ __all__ = [
     "QasmError",
     "SimulationError",
     "SimulationLimitError",
+    "TranspileError",
     "UnitaryGate",
     "__version__",
     "amplitudes",

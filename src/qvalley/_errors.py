@@ -64,12 +64,27 @@ class SimulationLimitError(SimulationError, MemoryError):
     """The simulation would need more memory than the machine has."""
 
 
+class DeviceError(QValleyError, ValueError):
+    """An unknown device, a bad device profile or calibration, or a request the device cannot serve."""
+
+
+class TranspileError(QValleyError):
+    """A circuit cannot be mapped onto a device (too many qubits, disconnected coupling map, ...)."""
+
+
+class NoiseError(QValleyError, ValueError):
+    """A noise channel or model is invalid (probabilities outside [0, 1], T2 > 2·T1, ...)."""
+
+
 __all__ = [
     "CircuitError",
+    "DeviceError",
     "FormatError",
+    "NoiseError",
     "ParameterError",
     "QValleyError",
     "QasmError",
     "SimulationError",
     "SimulationLimitError",
+    "TranspileError",
 ]
