@@ -93,16 +93,21 @@ def test_qft_counts_and_preparation() -> None:
 
 # ---- Sycamore RCS --------------------------------------------------------------------------------
 @pytest.mark.parametrize(("rows", "cols"), [(4, 6), (3, 4), (5, 5), (1, 7)])
-def test_patterns_are_matchings_covering_the_grid(rows: int, cols: int) -> None:
+@pytest.mark.parametrize("family", ["ABCD", "EFGH"])
+def test_patterns_are_matchings_covering_the_grid(rows: int, cols: int, family: str) -> None:
     edges: list[tuple[int, int]] = []
-    for p in "ABCD":
+    for p in family:
         cp = pattern_couplers(rows, cols, p)
         flat = [q for pair in cp for q in pair]
         assert len(flat) == len(set(flat)), f"pattern {p} is not a matching"
         for a, b in cp:
             (ra, ca), (rb, cb) = divmod(a, cols), divmod(b, cols)
             assert abs(ra - rb) + abs(ca - cb) == 1  # grid neighbours
-            assert (ca == cb) == (p in "AB")  # A, B vertical; C, D horizontal
+            assert (ca == cb) == (p in "ABGH")  # A, B, G, H vertical; C, D, E, F horizontal
+            if p in "EF":  # aligned: the left end's column parity
+                assert min(ca, cb) % 2 == "EF".index(p)
+            if p in "GH":
+                assert min(ra, rb) % 2 == "GH".index(p)
         edges += cp
     n_edges = rows * (cols - 1) + (rows - 1) * cols
     assert len(edges) == len(set(edges)) == n_edges
@@ -146,7 +151,7 @@ def test_sycamore_rcs_determinism_and_grid_shape() -> None:
     assert grid_shape(16) == (4, 4)
     assert grid_shape(13) == (1, 13)
     with pytest.raises(ValueError):
-        pattern_couplers(2, 2, "E")
+        pattern_couplers(2, 2, "Z")
 
 
 # ---- harness -------------------------------------------------------------------------------------

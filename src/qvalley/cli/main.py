@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import FormatError, QValleyError
+from ..emulator import METHODS
 
 
 class UsageError(QValleyError):
@@ -103,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=_seed, default=None)
     r.add_argument("--precision", choices=("single", "double"), default="single")
     r.add_argument("--json", action="store_true", help="print JSON")
+    r.add_argument("--device", default=None, help="run on an emulated processor (qvalley devices)")
+    r.add_argument("--noise", action=argparse.BooleanOptionalAction, default=True,
+                   help="with --device: model the device's calibrated noise (default: on)")
+    r.add_argument("--method", choices=METHODS, default="auto",
+                   help="simulation method; auto explains its choice in --json output")
 
     s = sub.add_parser("statevector", help="write the final statevector to a .npy file")
     s.add_argument("file")
@@ -124,6 +130,43 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--peers", action="store_true", help="also run qsim, Qiskit Aer, Qulacs")
     b.add_argument("--repeats", type=_positive_int, default=3)
     b.add_argument("--json", action="store_true")
+
+    d = sub.add_parser("devices", help="list the emulated processors")
+    d.add_argument("--json", action="store_true")
+
+    ds = sub.add_parser("device", help="one processor: layout, native gates, calibration")
+    dsub = ds.add_subparsers(dest="device_command", required=True, parser_class=_Parser)
+    show = dsub.add_parser("show", help="a device profile and its calibration at a time")
+    show.add_argument("name")
+    show.add_argument("--json", action="store_true")
+    show.add_argument("--at", default=None, help="ISO 8601 time of the calibration (default: now)")
+
+    tp = sub.add_parser("transpile", help="map a circuit onto a device's layout and native gates")
+    tp.add_argument("file")
+    tp.add_argument("--device", required=True)
+    tp.add_argument("-o", "--out", required=True, help="output circuit (.qasm, .qasm3, .qsim, .json)")
+    tp.add_argument("--seed", type=_seed, default=0)
+    tp.add_argument("--optimization-level", type=int, choices=(0, 1, 2, 3), default=2)
+    tp.add_argument("--json", action="store_true")
+
+    xb = sub.add_parser("xeb", help="random circuit sampling on a device, scored by linear XEB")
+    xb.add_argument("--device", required=True)
+    xb.add_argument("--qubits", type=_positive_int, required=True)
+    xb.add_argument("--cycles", type=_int_at_least(0, "cycles"), required=True)
+    xb.add_argument("--shots", type=_positive_int, default=2000)
+    xb.add_argument("--seed", type=_seed, default=0)
+    xb.add_argument("--noise", action=argparse.BooleanOptionalAction, default=True)
+    xb.add_argument("--plot", default=None, help="also write a PNG of XEB against cycles")
+    xb.add_argument("--json", action="store_true")
+
+    rc = sub.add_parser("rcs", help="write a random circuit (RCS) for a region of a device")
+    rc.add_argument("--device", required=True)
+    rc.add_argument("--qubits", type=_positive_int, required=True)
+    rc.add_argument("--cycles", type=_int_at_least(0, "cycles"), required=True)
+    rc.add_argument("--seed", type=_seed, default=0)
+    rc.add_argument("--pattern", default="ABCDCDAB", help="coupler pattern sequence")
+    rc.add_argument("-o", "--out", required=True, help="output circuit (.qasm, .qasm3, .qsim, .json)")
+    rc.add_argument("--json", action="store_true")
     return p
 
 
@@ -142,6 +185,11 @@ def _console() -> Any:
 def cmd_run(a: argparse.Namespace) -> int:
     from ..sim import get_simulator
 
+    if a.device is not None:
+        return _run_on_device(a)
+    if a.method not in ("auto", "statevector"):
+        raise UsageError(f"qvalley: error: --method {a.method} needs --device (the noise comes "
+                         "from the device's calibration)")
     circuit = _load(a.file)
     sim = get_simulator("statevector", a.precision)
     with progress("simulating") as cb:
@@ -167,6 +215,81 @@ def cmd_run(a: argparse.Namespace) -> int:
     if len(top) > 32:
         t.caption = f"{len(top) - 32} more outcomes (use --json for all)"
     _console().print(t)
+    return 0
+
+
+def _run_on_device(a: argparse.Namespace) -> int:
+    from ..emulator import run_on_device
+
+    circuit = _load(a.file)
+    dev = _device(a.device)
+    with progress("simulating"):
+        r = run_on_device(circuit, dev, shots=a.shots, seed=a.seed, noise=a.noise,
+                          method=a.method, precision=a.precision)
+    if a.json:
+        print(json.dumps(r.to_dict()))
+        return 0
+    from rich.table import Table
+
+    t = Table(title=f"{a.file} on {r.device}: {r.num_qubits} qubits, {r.shots} shots, "
+                    f"{r.seconds:.3f} s ({r.method}{', noisy' if r.noise else ''}"
+                    f"{', transpiled' if r.transpiled else ''})")
+    t.add_column("bitstring (bit 0 rightmost)")
+    t.add_column("count", justify="right")
+    t.add_column("fraction", justify="right")
+    top = sorted(r.counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    for bits, k in top[:32]:
+        t.add_row(bits or "(none)", str(k), f"{k / r.shots:.4f}")
+    t.caption = r.reason + (f"; {len(top) - 32} more outcomes (use --json)" if len(top) > 32 else "")
+    _console().print(t)
+    return 0
+
+
+def cmd_transpile(a: argparse.Namespace) -> int:
+    from ..devices import calibration_at
+    from ..formats import dump, format_for_path
+    from ..transpile import transpile
+
+    fmt = format_for_path(a.out)
+    if Path(a.file).resolve() == Path(a.out).resolve():
+        raise UsageError(f"{a.out}: error: output would overwrite the input file")
+    circuit = _load(a.file)
+    dev = _device(a.device)
+    r = transpile(circuit, dev, calibration=calibration_at(dev), seed=a.seed,
+                  optimization_level=a.optimization_level)
+    dump(r.circuit, a.out, fmt)
+    if a.json:
+        print(json.dumps(r.to_dict()))
+    else:
+        print(f"wrote {a.out}: {r.two_qubit_gates} two-qubit gates, depth {r.depth}, "
+              f"{r.seconds:.2f} s; initial layout {r.initial_layout}, final {r.final_layout}",
+              file=sys.stderr)
+    return 0
+
+
+def cmd_xeb(a: argparse.Namespace) -> int:
+    from ..bench.xeb import plot_xeb, run_xeb
+
+    dev = _device(a.device)
+    if a.plot is not None and not a.plot.endswith(".png"):
+        raise UsageError(f"{a.plot}: error: --plot must name a .png file")
+    with progress("sampling"):
+        r = run_xeb(dev, a.qubits, a.cycles, a.shots, a.seed, a.noise)
+        points = [r.to_dict()]
+        if a.plot is not None:
+            for m in sorted({max(1, round(a.cycles * f)) for f in (0.25, 0.5, 0.75)} - {a.cycles}):
+                points.append(run_xeb(dev, a.qubits, m, a.shots, a.seed, a.noise).to_dict())
+    if a.plot is not None:
+        plot_xeb(points, a.plot, title=f"{dev.name}, {a.qubits} qubits")
+    if a.json:
+        print(json.dumps(r.to_dict()))
+    else:
+        print(f"{dev.name}, {r.num_qubits} qubits on {list(r.region)}, {r.cycles} cycles, "
+              f"{r.shots} shots: XEB = {r.xeb:.4f} ± {r.xeb_stderr:.4f}; digital error model "
+              f"predicts {r.predicted_fidelity:.4f}; ideal sampling would score {r.ideal_xeb:.4f} "
+              f"({r.seconds:.1f} s)")
+        if a.plot is not None:
+            print(f"wrote {a.plot}", file=sys.stderr)
     return 0
 
 
@@ -247,12 +370,105 @@ def cmd_bench(a: argparse.Namespace) -> int:
     return 0
 
 
+def _device(name: str) -> Any:
+    from ..devices import get_device
+
+    return get_device(name)
+
+
+def cmd_devices(a: argparse.Namespace) -> int:
+    from ..devices import get_device, list_devices
+
+    rows: list[dict[str, Any]] = []
+    for name in list_devices():
+        dev = get_device(name)
+        rows.append({"name": dev.name, "num_qubits": dev.num_qubits,
+                     "couplers": [list(c) for c in dev.coupling_map()],
+                     "native_gates": list(dev.native_gates), "modelled": dev.modelled})
+    if a.json:
+        print(json.dumps(rows))
+        return 0
+    from rich.table import Table
+
+    t = Table(title="qvalley devices")
+    for col in ("name", "qubits", "couplers", "native gates", "data"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(r["name"], str(r["num_qubits"]), str(len(r["couplers"])) if r["couplers"] else
+                  "all-to-all", " ".join(r["native_gates"]) if len(r["native_gates"]) < 8 else
+                  f"all {len(r['native_gates'])}", "modelled" if r["modelled"] else "published")
+    _console().print(t)
+    return 0
+
+
+def cmd_device(a: argparse.Namespace) -> int:
+    from ..devices import calibration_at
+
+    dev = _device(a.name)
+    cal = calibration_at(dev, a.at)
+    if a.json:
+        print(json.dumps({"profile": dev.to_dict(), "calibration": cal.to_dict() if cal else None}))
+        return 0
+    from rich.table import Table
+
+    t = Table(title=f"{dev.name} ({'modelled' if dev.modelled else 'published'} data)")
+    t.add_column("property")
+    t.add_column("value")
+    t.add_row("qubits", str(dev.num_qubits))
+    t.add_row("couplers", str(len(dev.coupling_map())) if dev.couplers is not None else "all-to-all")
+    t.add_row("native gates", " ".join(dev.native_gates))
+    t.add_row("description", dev.description)
+    if cal is not None:
+        n = len(cal.qubits)
+        t.add_row("calibration", f"{cal.id} at {cal.timestamp}")
+        t.add_row("mean T1 / T2 (µs)", f"{sum(q.t1 for q in cal.qubits) / n * 1e6:.1f} / "
+                                       f"{sum(q.t2 for q in cal.qubits) / n * 1e6:.1f}")
+        t.add_row("mean 1q error", f"{sum(q.error_1q for q in cal.qubits) / n:.4%}")
+        if cal.couplers:
+            t.add_row("mean 2q error",
+                      f"{sum(c.error_2q for c in cal.couplers.values()) / len(cal.couplers):.4%}")
+        ro = sum((q.readout_p0_given_1 + q.readout_p1_given_0) / 2 for q in cal.qubits) / n
+        t.add_row("mean readout error", f"{ro:.4%}")
+    for key, avg in dev.averages.items():
+        value = f"{avg.value * 1e6:.1f} µs" if key.startswith("t") else f"{avg.value:.4%}"
+        t.add_row(f"published {key}", f"{value} ({avg.source})")
+    for src in dev.sources:
+        t.add_row("source", src)
+    _console().print(t)
+    return 0
+
+
+def cmd_rcs(a: argparse.Namespace) -> int:
+    from ..bench.xeb import device_rcs
+    from ..devices import calibration_at
+    from ..formats import dump, format_for_path
+
+    dev = _device(a.device)
+    fmt = format_for_path(a.out)
+    inst = device_rcs(dev, a.qubits, a.cycles, a.seed, a.pattern, calibration_at(dev))
+    dump(inst.circuit, a.out, fmt)
+    info = {"device": dev.name, "num_qubits": a.qubits, "cycles": a.cycles, "seed": a.seed,
+            "pattern": a.pattern, "region": list(inst.region), "out": a.out,
+            "gate_counts": inst.circuit.gate_counts}
+    if a.json:
+        print(json.dumps(info))
+    else:
+        print(f"wrote {a.out}: {a.qubits}-qubit, {a.cycles}-cycle random circuit on {dev.name} "
+              f"qubits {list(inst.region)} (virtual qubit v = physical region[v])", file=sys.stderr)
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cmd_run,
     "statevector": cmd_statevector,
     "info": cmd_info,
     "convert": cmd_convert,
     "bench": cmd_bench,
+    "devices": cmd_devices,
+    "device": cmd_device,
+    "rcs": cmd_rcs,
+    "transpile": cmd_transpile,
+    "xeb": cmd_xeb,
 }
 
 
