@@ -42,7 +42,17 @@ print(f"statevectors before/after the round trip agree: max |Δ| = {np.abs(a - b
 assert np.allclose(a, b, atol=1e-10)
 PY
 
-echo; echo "== 5. A bad input gets one clear line and exit code 2"
+echo; echo "== 5. Emulated processors: layouts, calibration, noise"
+qvalley devices
+qvalley transpile ghz.qasm3 --device zuchongzhi-2.1 -o "$out/ghz_zcz.qasm" --json
+echo "the GHZ circuit on the 66-qubit chip, transpiled and with its calibrated noise:"
+qvalley run ghz.qasm3 --device zuchongzhi-2.1 --shots 2000 --seed 7
+
+echo; echo "== 6. Random circuit sampling on a 10-qubit region of zuchongzhi-2.1, scored by XEB"
+qvalley xeb --device zuchongzhi-2.1 --qubits 10 --cycles 10 --shots 500 --seed 1
+
+echo; echo "== 7. A bad input gets one clear line and exit code 2"
 printf 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncx q[0], q[5];\n' > "$out/bad.qasm"
 if qvalley run "$out/bad.qasm"; then echo "expected a failure"; exit 1; else echo "(exit code $?)"; fi
+if qvalley run bell.qasm --device sycamore53; then echo "expected a failure"; exit 1; else echo "(exit code $?)"; fi
 echo; echo "demo finished"

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .._errors import FormatError, QValleyError
+from .._errors import DeviceError, FormatError, QValleyError
 from ..emulator import METHODS
 
 
@@ -484,6 +484,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except QValleyError as exc:
         where = getattr(args, "file", None) or getattr(args, "input", None)
+        if isinstance(exc, DeviceError):  # about the device, not the circuit file
+            where = None
         prefix = f"{where}: error: " if where else "qvalley: error: "
         print(prefix + str(exc), file=sys.stderr)
         return 2
