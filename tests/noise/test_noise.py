@@ -306,6 +306,25 @@ def test_trajectories_agree_with_density_matrix() -> None:
     assert again.counts == r.counts
 
 
+def test_batched_and_one_at_a_time_trajectories_both_match_the_density_matrix(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """State-dependent Kraus draws (relaxation) on several batches, and the unbatched path."""
+    import qvalley.sim.trajectories as traj
+
+    m = NoiseModel().add("all_1q", thermal_relaxation(20e-6, 15e-6, 2e-6))
+    m.add("all_2q", depolarizing(0.05, 2)).readout(2, ReadoutError(0.06, 0.02))
+    c = Circuit(3).h(0).ry(0.7, 1).cx(0, 1).x(2).cx(1, 2).rx(0.4, 2)
+    exact = DensityMatrixSimulator(m).distribution(c)
+    monkeypatch.setattr(traj, "BATCH_AMPLITUDES", 1 << 9)  # 64 trajectories a batch
+    batched = TrajectorySimulator(m, backend="reference", precision="double").run(
+        c, shots=6000, seed=3, trajectories=6000)
+    assert _tv(exact, batched.counts) < 0.03  # 8 outcomes, 6000 samples: expected TV ≈ 0.01
+    monkeypatch.setattr(traj, "BATCH_MAX_QUBITS", 0)
+    single = TrajectorySimulator(m, backend="reference", precision="double").run(
+        c, shots=3000, seed=3, trajectories=3000)
+    assert _tv(exact, single.counts) < 0.04
+
+
 def test_trajectories_fast_backend_mid_circuit() -> None:
     m = NoiseModel().add("all_1q", amplitude_damping(0.2)).add("cx", depolarizing(0.1, 2))
     m.readout(1, ReadoutError(0.1, 0.05))

@@ -14,6 +14,12 @@ states over trajectories gives ρ. Shots from one trajectory are correlated, so 
 that of between ``T`` and ``shots`` independent samples; pass ``trajectories=shots`` for fully
 independent shots. Readout errors flip each sampled bit independently.
 
+**Batching.** A circuit of at most ``BATCH_MAX_QUBITS`` qubits without mid-circuit measurement,
+reset or conditions runs its trajectories as the columns of one ``(2^n, batch)`` array: each gate is
+one numpy call for the whole batch, and each channel draws one Kraus operator per column (per
+column probabilities for general channels) and applies it to the columns that drew it. Larger or
+dynamic circuits run one trajectory at a time on the chosen backend.
+
 Bit order: qubit ``k`` is bit ``k`` of a state index; in bitstrings classical bit 0 is rightmost.
 """
 
@@ -41,8 +47,11 @@ from .statevector.engine import (
     check_precision,
     split_terminal_measurements,
 )
+from .statevector.reference import apply_matrix
 
 DEFAULT_TRAJECTORIES = 1000
+BATCH_MAX_QUBITS = 14  # up to here, circuits without mid-circuit measurement run batched
+BATCH_AMPLITUDES = 1 << 17  # per batch: large enough to amortize numpy calls, small enough for cache
 
 
 def reduced_density_matrix(psi: np.ndarray, qubits: Sequence[int]) -> np.ndarray:
@@ -200,15 +209,89 @@ class TrajectorySimulator:
             counts[cval] = counts.get(cval, 0) + shots
             return
         idx = np.asarray(be.sample_indices(state, shots, rng), dtype=np.int64)
+        self._record(idx, terminal, cval, rng, counts)
+
+    def _record(self, idx: np.ndarray, terminal: Sequence[tuple[int, int]], cval: int,
+                rng: np.random.Generator, counts: dict[int, int]) -> None:
+        """Add the records of sampled basis states ``idx`` (readout errors applied) to ``counts``."""
         clear = 0
         for _, c in terminal:
             clear |= 1 << c
-        vals = np.full(shots, cval & ~clear, dtype=np.int64)
+        vals = np.full(idx.size, cval & ~clear, dtype=np.int64)
         for q, c in terminal:
             vals |= self._readout((idx >> q) & 1, q, rng) << c
         uniq, k = np.unique(vals, return_counts=True)
         for u, cnt in zip(uniq.tolist(), k.tolist()):
             counts[u] = counts.get(u, 0) + int(cnt)
+
+    # ---- many small trajectories at once ------------------------------------------------------
+    def _batch_channel(self, psi: np.ndarray, ch: Channel, qs: tuple[int, ...],
+                       rng: np.random.Generator) -> np.ndarray:
+        """Apply one drawn Kraus operator of ``ch`` to each column (trajectory) of ``psi``."""
+        s = self._sampler(ch)
+        b = psi.shape[1]
+        if s.unitary:
+            ks = np.minimum(np.searchsorted(s.cum, rng.random(b), side="right"), len(s.mats) - 1)
+            weights = None
+        else:
+            n = psi.shape[0].bit_length() - 1
+            k = len(qs)
+            t = psi.reshape((2,) * n + (b,))
+            axes = [n - 1 - qs[j] for j in reversed(range(k))]
+            a = np.moveaxis(t, axes, list(range(k))).reshape(1 << k, -1, b)
+            rho = np.einsum("irb,jrb->ijb", a, a.conj())
+            probs = np.maximum(np.einsum("kij,jib->kb", s.gram, rho).real, 0.0)
+            total = probs.sum(axis=0)
+            cum = np.cumsum(probs, axis=0) / total
+            ks = np.minimum((cum <= rng.random(b)).sum(axis=0), len(s.mats) - 1)
+            cols = np.arange(b)
+            impossible = probs[ks, cols] <= 0  # numerical edge: never pick an impossible branch
+            ks[impossible] = probs[:, impossible].argmax(axis=0)
+            weights = np.sqrt(total / probs[ks, cols])
+        for kk in np.unique(ks).tolist():
+            if s.identity[kk]:
+                continue
+            mat = s.mats[kk].astype(self.dtype)
+            sel = np.nonzero(ks == kk)[0]
+            whole = sel.size == b
+            new = apply_matrix(psi if whole else psi[:, sel], mat, qs)
+            if weights is not None:
+                new = new * weights[sel].astype(new.real.dtype)
+            if whole:
+                psi = new
+            else:
+                psi[:, sel] = new
+        return psi
+
+    def _run_batched(self, n: int, body: Sequence[Operation], terminal: Sequence[tuple[int, int]],
+                     per_trajectory: Sequence[int], rng: np.random.Generator,
+                     counts: dict[int, int]) -> None:
+        """Trajectories of a circuit without mid-circuit measurement, as the columns of one
+        ``(2^n, batch)`` array: one numpy call serves a whole batch (small states are dominated by
+        per-call overhead, not by arithmetic)."""
+        d = 1 << n
+        batch = max(1, min(len(per_trajectory), BATCH_AMPLITUDES >> n))
+        gates = [(self._mat_cache[id(op)].astype(self.dtype), op.qubits, self._chan_cache[id(op)])
+                 for op in body if isinstance(op.gate, Gate)]
+        final = [(ch, tuple(qs)) for q, c in terminal
+                 for ch, qs in self.noise.channels_for(Operation(Measure(), (q,), (c,)))]
+        for start in range(0, len(per_trajectory), batch):
+            shots = per_trajectory[start:start + batch]
+            psi = np.zeros((d, len(shots)), dtype=self.dtype)
+            psi[0] = 1
+            for mat, qs, chans in gates:
+                psi = apply_matrix(psi, mat, qs)
+                for ch, cq in chans:
+                    psi = self._batch_channel(psi, ch, cq, rng)
+            for ch, cq in final:
+                psi = self._batch_channel(psi, ch, cq, rng)
+            probs = np.abs(psi.astype(np.complex128)) ** 2
+            for j, m in enumerate(shots):
+                if not terminal:
+                    counts[0] = counts.get(0, 0) + m
+                    continue
+                p = probs[:, j] / probs[:, j].sum()
+                self._record(rng.choice(d, size=m, p=p).astype(np.int64), terminal, 0, rng, counts)
 
     def run(self, circuit: Circuit, shots: int = 1024, seed: int | np.random.Generator | None = None,
             trajectories: int | None = None) -> Result:
@@ -236,8 +319,13 @@ class TrajectorySimulator:
         self._mat_cache = {id(op): _gate_matrix(op) for op in body if isinstance(op.gate, Gate)}
         self._chan_cache = {id(op): [(ch, tuple(qs)) for ch, qs in self.noise.channels_for(op)]
                             for op in body}
-        for j in range(t):
-            self._trajectory(n, body, terminal, base + (1 if j < extra else 0), rng, counts)
+        per_trajectory = [base + (1 if j < extra else 0) for j in range(t)]
+        if n <= BATCH_MAX_QUBITS and all(
+                op.condition is None and isinstance(op.gate, (Gate, Barrier)) for op in body):
+            self._run_batched(n, body, terminal, per_trajectory, rng, counts)
+        else:
+            for m in per_trajectory:
+                self._trajectory(n, body, terminal, m, rng, counts)
         width = circuit.num_clbits
         out = {format(v, f"0{width}b") if width else "": k for v, k in sorted(counts.items())}
         return Result(out, int(shots), circuit.num_qubits, self.method)
