@@ -72,6 +72,30 @@ def avg(value: float, source: str) -> dict:
     return {"value": value, "source": source}
 
 
+MODELLED = ("modelled, not measured: no public layout or calibration exists; a plausible "
+            "square-lattice tunable-coupler design with calibration drawn from stated distributions")
+
+
+def modelled_chip(name: str, rows: int, cols: int, errors: tuple[float, float, float], t1: float,
+                  epoch: str, t2: float, frequency: float, durations: tuple[float, float]) -> dict:
+    """A designed square-lattice chip: ``errors`` are the (1q, 2q, readout) averages."""
+    e1, e2, ro = errors
+    return {
+        "name": name,
+        "description": f"{rows * cols}-qubit processor, {rows} x {cols} square lattice with tunable "
+                       f"couplers ({MODELLED})",
+        "modelled": True,
+        "native_gates": ["sx", "sy", "sw", "rz", "cz", "fsim"],
+        **layout(square_sites(rows, cols)),
+        "averages": {"error_1q": avg(e1, "modelled"), "error_2q": avg(e2, "modelled"),
+                     "readout_error": avg(ro, "modelled"), "t1": avg(t1, "modelled")},
+        "calibration_model": {"epoch": epoch, "t2": t2, "frequency": frequency,
+                              "frequency_spread": 0.2e9, "duration_1q": durations[0],
+                              "duration_2q": durations[1], "note": MODELLED},
+        "sources": ["modelled by qvalley"],
+    }
+
+
 def profiles() -> list[dict]:
     zcz = {
         "name": "zuchongzhi-2.1",
@@ -118,41 +142,10 @@ def profiles() -> list[dict]:
         },
         "sources": [SYC],
     }
-    modelled_note = ("modelled, not measured: no public layout or calibration exists; a plausible "
-                     "square-lattice tunable-coupler design with calibration drawn from stated "
-                     "distributions")
-    o136 = {
-        "name": "oriental-136",
-        "description": "136-qubit processor, 8 x 17 square lattice with tunable couplers "
-                       f"({modelled_note})",
-        "modelled": True,
-        "native_gates": ["sx", "sy", "sw", "rz", "cz", "fsim"],
-        **layout(square_sites(8, 17)),
-        "averages": {
-            "error_1q": avg(0.0010, "modelled"), "error_2q": avg(0.0050, "modelled"),
-            "readout_error": avg(0.020, "modelled"), "t1": avg(60e-6, "modelled"),
-        },
-        "calibration_model": {"epoch": "2025-01-01", "t2": 30e-6, "frequency": 4.8e9,
-                              "frequency_spread": 0.2e9, "duration_1q": 25e-9,
-                              "duration_2q": 40e-9, "note": modelled_note},
-        "sources": ["modelled by qvalley"],
-    }
-    v512 = {
-        "name": "valley-512",
-        "description": "512-qubit processor, 16 x 32 square lattice with tunable couplers "
-                       f"({modelled_note})",
-        "modelled": True,
-        "native_gates": ["sx", "sy", "sw", "rz", "cz", "fsim"],
-        **layout(square_sites(16, 32)),
-        "averages": {
-            "error_1q": avg(0.0008, "modelled"), "error_2q": avg(0.0040, "modelled"),
-            "readout_error": avg(0.015, "modelled"), "t1": avg(80e-6, "modelled"),
-        },
-        "calibration_model": {"epoch": "2026-01-01", "t2": 50e-6, "frequency": 4.6e9,
-                              "frequency_spread": 0.2e9, "duration_1q": 20e-9,
-                              "duration_2q": 40e-9, "note": modelled_note},
-        "sources": ["modelled by qvalley"],
-    }
+    o136 = modelled_chip("oriental-136", 8, 17, errors=(0.0010, 0.0050, 0.020), t1=60e-6,
+                         epoch="2025-01-01", t2=30e-6, frequency=4.8e9, durations=(25e-9, 40e-9))
+    v512 = modelled_chip("valley-512", 16, 32, errors=(0.0008, 0.0040, 0.015), t1=80e-6,
+                         epoch="2026-01-01", t2=50e-6, frequency=4.6e9, durations=(20e-9, 40e-9))
     ideal = {
         "name": "ideal",
         "description": "a perfect processor: every qubit coupled to every other, every library "
