@@ -84,12 +84,20 @@ def native_fit(circuit: Circuit, device: Any) -> str | None:
 
 def _compact(circuit: Circuit) -> tuple[Circuit, list[int]]:
     """The circuit restricted to the qubits it touches, renumbered ``0..k-1`` in ascending order."""
-    used = sorted({q for op in circuit.operations for q in op.qubits})
+    # a barrier touches no state: its qubits do not count, and it keeps only the simulated ones
+    used = sorted({q for op in circuit.operations if not isinstance(op.gate, Barrier)
+                   for q in op.qubits})
     if not used:
         used = [0]
     index = {p: v for v, p in enumerate(used)}
-    ops = [Operation(op.gate, tuple(index[q] for q in op.qubits), op.clbits, op.condition)
-           for op in circuit.operations]
+    ops = []
+    for op in circuit.operations:
+        qs = tuple(index[q] for q in op.qubits if q in index)
+        if isinstance(op.gate, Barrier):
+            if qs:
+                ops.append(Operation(Barrier(len(qs)), qs))
+            continue
+        ops.append(Operation(op.gate, qs, op.clbits, op.condition))
     return Circuit(len(used), circuit.num_clbits, ops, circuit.global_phase, cregs=circuit.cregs,
                    name=circuit.name), used
 

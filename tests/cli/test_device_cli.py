@@ -211,3 +211,28 @@ def test_transpile_too_big_for_device(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["transpile", str(p), "--device", "sycamore-53", "-o", str(tmp_path / "o.qasm")]) == 2
     assert "53" in capsys.readouterr().err
     assert not (tmp_path / "o.qasm").exists()
+
+
+def test_barrier_does_not_widen_the_simulation(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    c = qvalley.Circuit(53, 1).rz(0.3, 0).barrier(*range(53)).measure(0, 0)
+    p = tmp_path / "natbar.json"
+    p.write_text(c.to_json())
+    assert main(["run", str(p), "--device", "sycamore-53", "--shots", "100", "--seed", "1",
+                 "--json"]) == 0
+    r = _json(capsys)
+    assert r["simulated_qubits"] == [0] and r["transpiled"] is False  # type: ignore[index]
+
+
+@pytest.mark.parametrize("argv", [
+    ["rcs", "--device", "sycamore-53", "--qubits", "6", "--cycles", "2", "-o", "NODIR/r.qasm"],
+    ["transpile", "IN", "--device", "sycamore-53", "-o", "NODIR/x.qasm"],
+    ["xeb", "--device", "sycamore-53", "--qubits", "4", "--cycles", "2", "--plot", "NODIR/x.png"],
+])
+def test_missing_output_folder_is_one_line_exit_2(argv: list[str], ghz5: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [str(ghz5) if a == "IN" else str(tmp_path / a) if a.startswith("NODIR") else a
+            for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1

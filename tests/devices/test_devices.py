@@ -242,3 +242,29 @@ def test_qiskit_transpiles_onto_an_exported_target() -> None:
         qs = [out.find_bit(q).index for q in inst.qubits]
         if len(qs) == 2:
             assert dev.is_coupled(*qs)
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    (lambda d: d["calibration_model"].pop("epoch"), "calibration_model.epoch is missing"),
+    (lambda d: d["calibration_model"].update(t2="abc"), "calibration_model.t2 must be"),
+    (lambda d: d["averages"]["t1"].update(value=-1), r"averages.t1.value = -1 is out of range"),
+    (lambda d: d["averages"]["readout_error"].update(value=float("nan")), "out of range"),
+    (lambda d: d.update(native_gates="cz"), "native_gates must be a list"),
+    (lambda d: d["averages"].pop("error_2q"), r"needs averages \['error_2q'\]"),
+])
+def test_profile_calibration_model_is_checked(change: object, words: str, tmp_path: Path) -> None:
+    data = get_device("sycamore-53").to_dict()
+    change(data)  # type: ignore[operator]
+    p = tmp_path / "chip.json"
+    p.write_text(json.dumps(data))
+    with pytest.raises(DeviceError, match=words):
+        get_device(str(p))
+
+
+def test_odd_files_and_times_are_clear(tmp_path: Path) -> None:
+    p = tmp_path / "notutf8.json"
+    p.write_bytes(b"\xff\xfe{")
+    with pytest.raises(DeviceError, match="not UTF-8"):
+        get_device(str(p))
+    with pytest.raises(DeviceError, match="out of range"):
+        calibration_at("sycamore-53", "9999-12-31T23:00:00-05:00")

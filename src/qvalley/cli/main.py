@@ -271,8 +271,10 @@ def cmd_xeb(a: argparse.Namespace) -> int:
     from ..bench.xeb import plot_xeb, run_xeb
 
     dev = _device(a.device)
-    if a.plot is not None and not a.plot.endswith(".png"):
+    if a.plot is not None and not a.plot.lower().endswith(".png"):
         raise UsageError(f"{a.plot}: error: --plot must name a .png file")
+    if a.plot is not None and not Path(a.plot).resolve().parent.is_dir():
+        raise UsageError(f"{a.plot}: error: the folder does not exist")
     with progress("sampling"):
         r = run_xeb(dev, a.qubits, a.cycles, a.shots, a.seed, a.noise)
         points = [r.to_dict()]

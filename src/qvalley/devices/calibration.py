@@ -176,7 +176,10 @@ def parse_time(at: str | datetime | None) -> datetime:
         t = at
     else:
         raise DeviceError(f"time must be ISO 8601 text or a datetime, got {type(at).__name__}")
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    try:
+        return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    except OverflowError:
+        raise DeviceError(f"time {at!r} is out of range") from None
 
 
 def _epoch(profile: DeviceProfile) -> datetime:
@@ -269,8 +272,10 @@ def generate_calibration(profile: DeviceProfile, day: int) -> Calibration:
     cc = {pair: CouplerCalibration(float(e2_d[i]), d2, float(theta_d[i]), float(phi_d[i]))
           for i, pair in enumerate(couplers)}
     t = _epoch(profile) + day * DAY
-    return Calibration(profile.name, f"{profile.name}@{t.date().isoformat()}", t.isoformat(),
-                       qubits, cc)
+    cal = Calibration(profile.name, f"{profile.name}@{t.date().isoformat()}", t.isoformat(),
+                      qubits, cc)
+    _validate(cal)
+    return cal
 
 
 def calibration_at(profile: DeviceProfile | str, at: str | datetime | None = None

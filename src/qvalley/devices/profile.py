@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -123,6 +124,8 @@ class DeviceProfile:
             if not isinstance(n, int) or isinstance(n, bool) or n < 1:
                 raise bad(f"num_qubits must be a positive integer, got {n!r}")
             natives_raw = data["native_gates"]
+            if natives_raw != "all" and not isinstance(natives_raw, list):
+                raise bad("native_gates must be a list of gate names or \"all\"")
             natives = tuple(GATES) if natives_raw == "all" else tuple(str(g) for g in natives_raw)
             unknown = [g for g in natives if g not in GATES]
             if unknown:
@@ -144,9 +147,18 @@ class DeviceProfile:
                 if len(flat) != len(set(flat)):
                     raise bad(f"pattern {letter} puts a qubit in two couplers")
                 patterns[str(letter)] = ps
-            averages = {str(k): Average(float(v["value"]), str(v["source"]))
-                        for k, v in dict(data.get("averages", {})).items()}
+            averages = {}
+            for k, v in dict(data.get("averages", {})).items():
+                if not isinstance(v, Mapping) or "value" not in v or "source" not in v:
+                    raise bad(f"averages.{k} must be an object with 'value' and 'source'")
+                value = float(v["value"])
+                ok = math.isfinite(value) and (value > 0 if k.startswith("t") else 0 <= value <= 1)
+                if not ok:
+                    raise bad(f"averages.{k}.value = {v['value']!r} is out of range")
+                averages[str(k)] = Average(value, str(v["source"]))
             model = data.get("calibration_model")
+            if model is not None:
+                _check_model(model, averages, couplers, bad)
             return cls(name=name, num_qubits=n, native_gates=natives, couplers=couplers,
                        coordinates=coords, patterns=patterns,
                        description=str(data.get("description", "")),
@@ -168,6 +180,33 @@ class DeviceProfile:
         except json.JSONDecodeError as exc:
             raise DeviceError(f"{where}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
         return cls.from_dict(data, where)
+
+
+MODEL_KEYS = ("t2", "frequency", "frequency_spread", "duration_1q", "duration_2q")
+
+
+def _check_model(model: Any, averages: Mapping[str, Average], couplers: Any, bad: Any) -> None:
+    """A calibration model the generator can run: an epoch, positive finite numbers, averages."""
+    if not isinstance(model, Mapping):
+        raise bad("calibration_model must be an object or null")
+    if "epoch" not in model:
+        raise bad("calibration_model.epoch is missing")
+    from .calibration import parse_time
+
+    try:
+        parse_time(str(model["epoch"]))
+    except DeviceError as exc:
+        raise bad(f"calibration_model.epoch: {exc}") from None
+    for key in MODEL_KEYS:
+        v = model.get(key)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise bad(f"calibration_model.{key} must be a non-negative number, got {v!r}")
+    needed = ["error_1q", "readout_error", "t1"] + (["error_2q"] if couplers else [])
+    missing = [k for k in needed if k not in averages]
+    if missing:
+        raise bad(f"a calibration model needs averages {missing}")
+    if couplers is None:
+        raise bad("an all-to-all device cannot carry a calibration model (no couplers to calibrate)")
 
 
 def _pair(c: Any, n: int, bad: Any, what: str) -> Pair:
@@ -203,6 +242,8 @@ def get_device(name: str | DeviceProfile) -> DeviceProfile:
             text = path.read_text("utf-8")
         except OSError as exc:
             raise DeviceError(f"{key}: cannot read device profile: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise DeviceError(f"{key}: device profile is not UTF-8 text") from None
         return DeviceProfile.from_json(text, where=key)
     names = list_devices()
     if key.lower() not in names:

@@ -104,7 +104,10 @@ def dump(circuit: Circuit, path: str | os.PathLike[str], format: str | None = No
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` so a reader sees the old file or the whole new one, never half."""
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    except OSError as exc:
+        raise FormatError(f"cannot write here: {exc.strerror}", path=str(path)) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
