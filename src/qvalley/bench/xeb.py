@@ -103,8 +103,11 @@ def device_rcs(device: Any, num_qubits: int, cycles: int, seed: int | None = 0,
     if not patterns:
         raise DeviceError(f"{device.name} has no coupler patterns; random circuit sampling needs a "
                           "grid device such as zuchongzhi-2.1 or sycamore-53")
+    sequence = sequence.upper()
+    if not sequence:
+        raise DeviceError("empty coupler pattern sequence (e.g. ABCDCDAB)")
     unknown = sorted(set(sequence) - set(patterns))
-    if unknown or not sequence:
+    if unknown:
         raise DeviceError(f"pattern sequence {sequence!r}: unknown pattern(s) {unknown} on "
                           f"{device.name} (available: {''.join(sorted(patterns))})")
     region = select_region(device, num_qubits)

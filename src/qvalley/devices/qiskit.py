@@ -60,9 +60,10 @@ def to_qiskit_target(profile: DeviceProfile, calibration: Calibration | None = N
             for q in range(n):
                 c = calibration.qubits[q] if calibration else None
                 virtual = name == "rz"
-                props[(q,)] = InstructionProperties(
-                    duration=0.0 if virtual or c is None else c.duration_1q,
-                    error=0.0 if virtual or c is None else pauli_to_average_error(c.error_1q, 1))
+                props[(q,)] = InstructionProperties(  # unknown (None) without a calibration
+                    duration=0.0 if virtual else None if c is None else c.duration_1q,
+                    error=0.0 if virtual else None if c is None else
+                    pauli_to_average_error(c.error_1q, 1))
         elif width == 2:
             for a, b in profile.coupling_map():
                 cc = calibration.couplers.get((a, b)) if calibration else None
