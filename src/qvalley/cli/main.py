@@ -421,19 +421,17 @@ def cmd_device(a: argparse.Namespace) -> int:
     t.add_row("native gates", " ".join(dev.native_gates))
     t.add_row("description", dev.description)
     if cal is not None:
-        n = len(cal.qubits)
+        avg = cal.averages()
         t.add_row("calibration", f"{cal.id} at {cal.timestamp}")
-        t.add_row("mean T1 / T2 (µs)", f"{sum(q.t1 for q in cal.qubits) / n * 1e6:.1f} / "
-                                       f"{sum(q.t2 for q in cal.qubits) / n * 1e6:.1f}")
-        t.add_row("mean 1q error", f"{sum(q.error_1q for q in cal.qubits) / n:.4%}")
-        if cal.couplers:
-            t.add_row("mean 2q error",
-                      f"{sum(c.error_2q for c in cal.couplers.values()) / len(cal.couplers):.4%}")
-        ro = sum((q.readout_p0_given_1 + q.readout_p1_given_0) / 2 for q in cal.qubits) / n
-        t.add_row("mean readout error", f"{ro:.4%}")
-    for key, avg in dev.averages.items():
-        value = f"{avg.value * 1e6:.1f} µs" if key.startswith("t") else f"{avg.value:.4%}"
-        t.add_row(f"published {key}", f"{value} ({avg.source})")
+        t.add_row("mean T1 / T2 (µs)", f"{avg['t1'] * 1e6:.1f} / {avg['t2'] * 1e6:.1f}")
+        t.add_row("mean 1q error", f"{avg['error_1q']:.4%}")
+        if "error_2q" in avg:
+            t.add_row("mean 2q error", f"{avg['error_2q']:.4%}")
+        t.add_row("mean readout error", f"{avg['readout_error']:.4%}")
+    for key, published in dev.averages.items():
+        v = published.value
+        shown = f"{v * 1e6:.1f} µs" if key.startswith("t") else f"{v:.4%}"
+        t.add_row(f"published {key}", f"{shown} ({published.source})")
     for src in dev.sources:
         t.add_row("source", src)
     _console().print(t)

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import DeviceError
-from .profile import DeviceProfile, Pair
+from .profile import DeviceProfile, Pair, get_device
 
 DAY = timedelta(days=1)
 
@@ -282,8 +282,6 @@ def calibration_at(profile: DeviceProfile | str, at: str | datetime | None = Non
                    ) -> Calibration | None:
     """The snapshot in force at ``at`` (ISO 8601 text, a datetime, or ``None`` = now); ``None``
     for a noiseless device such as ``ideal``."""
-    from .profile import get_device
-
     dev = get_device(profile)
     t = parse_time(at)  # bad text is an error on every device, the noiseless one too
     if dev.calibration_model is None:
@@ -294,8 +292,6 @@ def calibration_at(profile: DeviceProfile | str, at: str | datetime | None = Non
 def calibration_history(profile: DeviceProfile | str, start: str | datetime,
                         end: str | datetime) -> list[Calibration]:
     """Every daily snapshot in force between ``start`` and ``end`` (inclusive), oldest first."""
-    from .profile import get_device
-
     dev = get_device(profile)
     d0, d1 = snapshot_day(dev, start), snapshot_day(dev, end)
     if d1 < d0:
