@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("--pattern", default="ABCDCDAB", help="coupler pattern sequence")
     rc.add_argument("-o", "--out", required=True, help="output circuit (.qasm, .qasm3, .qsim, .json)")
     rc.add_argument("--json", action="store_true")
+
+    for name in GROUPS:  # command groups that live in their own modules
+        COMMANDS.update(import_module(f"{__package__}.{name}").register(sub))
     return p
 
 
@@ -457,6 +461,10 @@ def cmd_rcs(a: argparse.Namespace) -> int:
               f"qubits {list(inst.region)} (virtual qubit v = physical region[v])", file=sys.stderr)
     return 0
 
+
+# Modules of qvalley.cli that add command groups: each has ``register(subparsers)`` returning
+# ``{command name: handler}``; a handler takes the parsed namespace and returns the exit code.
+GROUPS: tuple[str, ...] = ("qkd",)
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cmd_run,
