@@ -7,7 +7,7 @@ extended set of the next gates weighted 0.5, multiplied by a per-qubit decay fac
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -114,32 +114,19 @@ def sabre_route(
             if len(qubits[s]) == 2:
                 ext.append(s)
             queue.extend(succ[s])
-        fpairs = [(qubits[i][0], qubits[i][1]) for i in front]
-        epairs = [(qubits[i][0], qubits[i][1]) for i in ext]
         cands: set[tuple[int, int]] = set()
-        for a, b in fpairs:
-            for v in (a, b):
+        for i in front:
+            for v in qubits[i]:
                 p = l2p[v]
                 for x in nbrs[p]:
                     cands.add((min(p, x), max(p, x)))
-        best: list[tuple[int, int]] = []
-        best_score = float("inf")
-        nf, ne = len(fpairs), max(len(epairs), 1)
-        for p, q in sorted(cands):
-            vp, vq = p2l[p], p2l[q]
-
-            def pos(v: int, vp: int = vp, vq: int = vq, p: int = p, q: int = q) -> int:
-                return q if v == vp else p if v == vq else l2p[v]
-
-            fs = sum(dist[pos(a), pos(b)] for a, b in fpairs) / nf
-            es = sum(dist[pos(a), pos(b)] for a, b in epairs) / ne
-            score = max(decay[p], decay[q]) * (fs + EXTENDED_WEIGHT * es)
-            if score < best_score - 1e-12:
-                best_score = score
-                best = [(p, q)]
-            elif abs(score - best_score) <= 1e-12:
-                best.append((p, q))
-        p, q = best[int(rng.integers(len(best)))] if len(best) > 1 else best[0]
+        cp, cq = np.array(sorted(cands)).T[:, :, None]  # (C, 1) each
+        score = (_distances(dist, l2p, qubits, front, cp, cq)
+                 + EXTENDED_WEIGHT * _distances(dist, l2p, qubits, ext, cp, cq)) \
+            * np.maximum(decay[cp[:, 0]], decay[cq[:, 0]])
+        best = np.flatnonzero(score <= score.min() + 1e-12)
+        pick = int(best[int(rng.integers(len(best)))]) if len(best) > 1 else int(best[0])
+        p, q = int(cp[pick, 0]), int(cq[pick, 0])
         _swap(l2p, p2l, p, q)
         steps.append((-1, p, q))
         nswaps += 1
@@ -152,6 +139,19 @@ def sabre_route(
             decay[p] += DECAY_DELTA
             decay[q] += DECAY_DELTA
     return steps, l2p, nswaps
+
+
+def _distances(dist: np.ndarray, l2p: list[int], qubits: Sequence[tuple[int, ...]], gates: Iterable[int],
+               cp: np.ndarray, cq: np.ndarray) -> np.ndarray:
+    """Mean coupling distance of the 2q ``gates`` after each candidate swap ``(cp[k], cq[k])``."""
+    pairs = np.array([(l2p[qubits[i][0]], l2p[qubits[i][1]]) for i in gates],
+                     dtype=np.intp).reshape(-1, 2)
+    if len(pairs) == 0:
+        return np.zeros(len(cp))
+    a, b = pairs[:, 0][None, :], pairs[:, 1][None, :]
+    a = np.where(a == cp, cq, np.where(a == cq, cp, a))
+    b = np.where(b == cp, cq, np.where(b == cq, cp, b))
+    return dist[a, b].mean(axis=1)
 
 
 def _swap(l2p: list[int], p2l: list[int], p: int, q: int) -> None:

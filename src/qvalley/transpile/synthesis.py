@@ -195,9 +195,27 @@ def _cores(k: int, u: np.ndarray) -> list[list[Step]]:
     return out
 
 
+# Memo of synthesize_2q keyed by the unitary rounded to 1e-12 (far inside the 1e-9 tolerance the
+# result is checked to): circuits repeat the same blocks (QFT's controlled phases, SABRE's trials).
+_MEMO: dict[tuple[bytes, float], tuple[list[Step], float] | None] = {}
+_MEMO_SIZE = 4096
+
+
 def synthesize_2q(u: np.ndarray, atol: float = 1e-9) -> tuple[list[Step], float] | None:
     """Minimal-CX exact synthesis of a 4×4 unitary: ``(steps, phase)`` with the steps' product
     times ``e^{i·phase}`` equal to ``u``; 1q steps are :class:`UnitaryGate`. None on failure."""
+    key = (np.round(np.asarray(u, dtype=complex), 12).tobytes(), atol)
+    if key in _MEMO:
+        hit = _MEMO[key]
+        return None if hit is None else (list(hit[0]), hit[1])
+    res = _synthesize_2q(u, atol)
+    if len(_MEMO) >= _MEMO_SIZE:
+        _MEMO.clear()
+    _MEMO[key] = res
+    return None if res is None else (list(res[0]), res[1])
+
+
+def _synthesize_2q(u: np.ndarray, atol: float) -> tuple[list[Step], float] | None:
     k = num_cx(u, atol)
     for kk in range(k, 4):
         for core in _cores(kk, u):
