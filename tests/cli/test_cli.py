@@ -121,3 +121,13 @@ def test_console_script_runs(bell: Path) -> None:
                        text=True, env={**os.environ}, timeout=120)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["num_qubits"] == 2
+
+
+@pytest.mark.parametrize("argv", [[], ["run"], ["run", "x.qasm", "--shots", "-3"], ["nonsense"],
+                                  ["qkd"], ["device", "show"]])
+def test_usage_errors_are_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "error:" in err and "--help" in err

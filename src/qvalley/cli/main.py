@@ -27,8 +27,8 @@ class UsageError(QValleyError):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        print(f"qvalley: error: {message}", file=sys.stderr)
+        # One line, as for every other bad input; the usage is one `--help` away.
+        print(f"{self.prog}: error: {message} (see `{self.prog} --help`)", file=sys.stderr)
         raise SystemExit(2)
 
 
@@ -452,7 +452,7 @@ def cmd_rcs(a: argparse.Namespace) -> int:
     inst = device_rcs(dev, a.qubits, a.cycles, a.seed, a.pattern, calibration_at(dev))
     dump(inst.circuit, a.out, fmt)
     info = {"device": dev.name, "num_qubits": a.qubits, "cycles": a.cycles, "seed": a.seed,
-            "pattern": a.pattern, "region": list(inst.region), "out": a.out,
+            "pattern": inst.sequence, "region": list(inst.region), "out": a.out,
             "gate_counts": inst.circuit.gate_counts}
     if a.json:
         print(json.dumps(info))
