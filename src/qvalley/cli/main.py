@@ -464,7 +464,7 @@ def cmd_rcs(a: argparse.Namespace) -> int:
 
 # Modules of qvalley.cli that add command groups: each has ``register(subparsers)`` returning
 # ``{command name: handler}``; a handler takes the parsed namespace and returns the exit code.
-GROUPS: tuple[str, ...] = ("qkd",)
+GROUPS: tuple[str, ...] = ("qkd", "apps")
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cmd_run,
