@@ -1,0 +1,173 @@
+"""Python client of the cloud API.
+
+``Client(url, token)`` talks HTTP through httpx; ``Client(url, token, http=...)`` takes any
+``httpx.Client`` (e.g. FastAPI's ``TestClient(app)``, which runs the ASGI app in-process), so tests
+run the same client code in-process and over real HTTP.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .errors import ClientError
+
+TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
+FORMAT_BY_EXT = {".qasm3": "openqasm3", ".qasm": "openqasm2", ".qsim": "qsim"}
+
+
+class Client:
+    """A cloud client. Retries 429/503 (and connection errors) with exponential backoff that
+    honours ``Retry-After``; :meth:`result` never waits past its ``timeout``.
+
+    Args:
+        url: the service, e.g. ``http://127.0.0.1:8000``.
+        token: an API token (``qvalley token create``).
+        retries: attempts after the first for 429/503/connection errors.
+        http: an ``httpx.Client`` to use instead of a new one (in-process transport seam).
+    """
+
+    def __init__(self, url: str, token: str, *, retries: int = 5, backoff: float = 0.2,
+                 timeout: float = 30.0, http: httpx.Client | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.retries, self.backoff = retries, backoff
+        self._http = http or httpx.Client(base_url=self.url, timeout=timeout)
+        self._headers = {"Authorization": f"Bearer {token}"}
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def request(self, method: str, path: str, *, deadline: float | None = None,
+                headers: dict[str, str] | None = None, **kw: Any) -> Any:
+        """One API call with retries; returns the decoded JSON (``None`` for 204)."""
+        hdrs = {**self._headers, **(headers or {})}
+        for attempt in range(self.retries + 1):
+            try:
+                kw2 = dict(kw)
+                if deadline is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise ClientError(f"{method} {path}: timed out", status=0)
+                    kw2["timeout"] = left + 1.0
+                r = self._http.request(method, path, headers=hdrs, **kw2)
+            except httpx.TransportError as exc:
+                if attempt == self.retries:
+                    raise ClientError(f"{method} {self.url}{path}: {exc}") from None
+                self._sleep(self.backoff * 2**attempt, deadline)
+                continue
+            if r.status_code in (429, 503) and attempt < self.retries:
+                ra = r.headers.get("Retry-After")
+                wait = float(ra) if ra and ra.replace(".", "", 1).isdigit() else self.backoff * 2**attempt
+                self._sleep(wait, deadline)
+                continue
+            if r.status_code >= 400:
+                try:
+                    err = r.json()["error"]
+                    msg = f"{err['code']}: {err['message']}"
+                except Exception:
+                    msg = r.text[:200]
+                ra = r.headers.get("Retry-After")
+                raise ClientError(f"{method} {path}: HTTP {r.status_code}: {msg}", status=r.status_code,
+                                  retry_after=float(ra) if ra else None)
+            return None if r.status_code == 204 else r.json()
+        raise ClientError(f"{method} {path}: gave up after {self.retries} retries")  # pragma: no cover
+
+    @staticmethod
+    def _sleep(seconds: float, deadline: float | None) -> None:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ClientError("timed out while backing off", status=0)
+            seconds = min(seconds, left)
+        time.sleep(seconds)
+
+    # ---- jobs ----------------------------------------------------------------------------------
+    def submit(self, programs: str | list[str] | list[dict[str, str]], device: str = "ideal", *,
+               shots: int = 1024, format: str = "openqasm3", options: dict[str, Any] | None = None,
+               tags: list[str] | None = None, idempotency_key: str | None = None) -> dict[str, Any]:
+        """Submit a job of one or more programs (text, or ``{"format", "source"}`` dicts)."""
+        if isinstance(programs, str):
+            programs = [programs]
+        progs = [p if isinstance(p, dict) else {"format": format, "source": p} for p in programs]
+        body = {"device": device, "programs": progs, "shots": shots, "options": options or {},
+                "tags": tags or []}
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        return dict(self.request("POST", "/v1/jobs", json=body, headers=headers))
+
+    def submit_file(self, path: str | Path, device: str = "ideal", **kw: Any) -> dict[str, Any]:
+        p = Path(path)
+        text = p.read_text()
+        fmt = FORMAT_BY_EXT.get(p.suffix.lower(), "openqasm3")
+        if fmt == "openqasm2" and "OPENQASM 3" in text[:200]:
+            fmt = "openqasm3"
+        return self.submit(text, device, format=fmt, **kw)
+
+    def job(self, job_id: str, *, wait: float = 0.0) -> dict[str, Any]:
+        params = {"wait": wait} if wait > 0 else None
+        return dict(self.request("GET", f"/v1/jobs/{job_id}", params=params,
+                                 deadline=time.monotonic() + wait + 30 if wait else None))
+
+    def jobs(self, **filters: Any) -> dict[str, Any]:
+        return dict(self.request("GET", "/v1/jobs", params={k: v for k, v in filters.items() if v}))
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        return dict(self.request("POST", f"/v1/jobs/{job_id}/cancel"))
+
+    def wait(self, job_id: str, timeout: float = 60.0) -> dict[str, Any]:
+        """Long-poll until the job is finished or ``timeout`` seconds pass (then
+        :class:`ClientError`); never waits past the timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ClientError(f"job {job_id}: not finished after {timeout:g} s", status=0)
+            view = dict(self.request("GET", f"/v1/jobs/{job_id}", params={"wait": round(min(left, 30), 3)},
+                                     deadline=deadline))
+            if view["status"] in TERMINAL:
+                return view
+
+    def result(self, job_id: str, timeout: float = 60.0) -> dict[str, Any]:
+        """The job's result (waits up to ``timeout``); :class:`ClientError` if it failed or was
+        cancelled, naming the failure."""
+        view = self.wait(job_id, timeout)
+        if view["status"] != "COMPLETED":
+            f = view.get("failure") or {}
+            raise ClientError(f"job {job_id} {view['status']}"
+                              + (f": {f.get('code')}: {f.get('message')}" if f else ""), status=409)
+        return dict(self.request("GET", f"/v1/jobs/{job_id}/result"))
+
+    def run(self, program: str, device: str = "ideal", *, timeout: float = 60.0, **kw: Any) -> dict[str, Any]:
+        """Submit and wait: the result of a one-program job."""
+        return self.result(self.submit(program, device, **kw)["id"], timeout)
+
+    # ---- the rest ------------------------------------------------------------------------------
+    def devices(self) -> list[dict[str, Any]]:
+        return list(self.request("GET", "/v1/devices")["devices"])
+
+    def device(self, name: str) -> dict[str, Any]:
+        return dict(self.request("GET", f"/v1/devices/{name}"))
+
+    def calibrations(self, name: str, before: str | None = None) -> list[dict[str, Any]]:
+        return list(self.request("GET", f"/v1/devices/{name}/calibrations",
+                                 params={"before": before} if before else None)["calibrations"])
+
+    def me(self) -> dict[str, Any]:
+        return dict(self.request("GET", "/v1/users/me"))
+
+    def usage(self) -> dict[str, Any]:
+        return dict(self.request("GET", "/v1/usage"))
+
+    def create_token(self, name: str = "token", user: str | None = None) -> dict[str, Any]:
+        return dict(self.request("POST", "/v1/tokens", json={"name": name, "user": user}))
+
+
+__all__ = ["Client"]

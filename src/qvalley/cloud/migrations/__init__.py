@@ -1,0 +1,1 @@
+"""Alembic migrations of the cloud store, shipped in the package and applied on first start."""
