@@ -16,40 +16,18 @@ import httpx
 import pytest
 
 from qvalley.network.kms import (
-    BackgroundServer,
     KeyStore,
-    KeySupply,
     KMSClient,
     KMSClientError,
-    create_app,
-    mtls_config,
 )
-from qvalley.network.pki import create_network_pki
-from qvalley.network.relay import Network
 
-from ._netfixtures import line_topology
+from ._netfixtures import line_topology, running_kmes
 
 
 @pytest.fixture(scope="module")
 def kmes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    tmp = tmp_path_factory.mktemp("kms")
-    topo = line_topology(4)
-    creds = create_network_pki(tmp / "pki", topo, nodes=["N0", "N3", "N1"])
-    store = KeyStore(tmp / "keys.sqlite")
-    net = Network(topo, seed=1, initial_fill_s=10.0)
-    supply = KeySupply(net, store, [("N0", "N3")], target_bytes=4096)
-    supply.top_up()
-    ca = creds["ca"].cert
-    servers = {}
-    for node in ("N0", "N3"):
-        # each KME opens the store file on its own, as a separate process would
-        app = create_app(topo, node, KeyStore(tmp / "keys.sqlite"))
-        c = creds[f"kme:{node}"]
-        cfg = mtls_config(app, host="127.0.0.1", port=0, cert=c.cert, key=c.key, ca=ca)
-        servers[node] = BackgroundServer(cfg)
-    with servers["N0"], servers["N3"]:
-        yield {"creds": creds, "ca": ca, "urls": {k: s.url for k, s in servers.items()}, "store": store,
-               "supply": supply, "tmp": tmp}
+    with running_kmes(tmp_path_factory.mktemp("kms"), line_topology(4)) as k:
+        yield k
 
 
 def client(k: dict[str, Any], node: str, sae: str) -> KMSClient:

@@ -53,7 +53,8 @@ def mtls_config(app: Any, *, host: str, port: int, cert: Path, key: Path, ca: Pa
     """A uvicorn config serving ``app`` over TLS that requires a client certificate issued by ``ca``."""
     return uvicorn.Config(app, host=host, port=port, http=MTLSH11Protocol, ws="none", lifespan="off",
                           ssl_certfile=str(cert), ssl_keyfile=str(key), ssl_ca_certs=str(ca),
-                          ssl_cert_reqs=ssl.CERT_REQUIRED, log_level=log_level, access_log=False)
+                          ssl_cert_reqs=ssl.CERT_REQUIRED, log_level=log_level, access_log=False,
+                          timeout_graceful_shutdown=2)
 
 
 class BackgroundServer:
@@ -83,4 +84,5 @@ class BackgroundServer:
 
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
+        self.server.force_exit = True  # do not wait for idle keep-alive connections
         self.thread.join(timeout=10)
