@@ -51,7 +51,8 @@ def _worker(db_url: str) -> subprocess.Popen[bytes]:
 
 def _ghz(n: int) -> str:
     body = "".join(f"cx q[{i}], q[{i + 1}];\n" for i in range(n - 1))
-    return f'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[{n}] q;\nbit[{n}] c;\nh q[0];\n{body}c = measure q;\n'
+    head = f'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[{n}] q;\nbit[{n}] c;\nh q[0];\n'
+    return f"{head}{body}c = measure q;\n"
 
 
 def test_kill_worker_and_restart_server(db_url: str) -> None:
@@ -68,7 +69,8 @@ def test_kill_worker_and_restart_server(db_url: str) -> None:
         server.wait()
         server = _serve(db_url, port)
         procs.append(server)
-        assert {j["id"]: j["status"] for j in c.jobs()["jobs"]} == dict.fromkeys([heavy["id"], *light], "QUEUED")
+        states = {j["id"]: j["status"] for j in c.jobs()["jobs"]}
+        assert states == dict.fromkeys([heavy["id"], *light], "QUEUED")
 
         w1 = _worker(db_url)
         procs.append(w1)
