@@ -30,7 +30,7 @@ import numpy as np
 from ._errors import DeviceError, SimulationError, SimulationLimitError
 from .circuit import Barrier, Circuit, Measure, Operation
 
-METHODS = ("auto", "statevector", "density", "trajectories", "stabilizer")
+METHODS = ("auto", "statevector", "density", "trajectories", "stabilizer", "tensornet")
 DENSITY_AUTO_MAX = 10  # auto picks the exact density matrix up to here, trajectories above
 DENSITY_MAX = 13
 STATEVECTOR_MAX = 30
@@ -121,6 +121,11 @@ def choose_method(method: str, num_qubits: int, noise: bool, clifford: bool = Fa
     """
     if method not in METHODS:
         raise SimulationError(f"unknown method {method!r} (choose from {', '.join(METHODS)})")
+    if method == "tensornet":  # exact contraction of the noiseless circuit, any width
+        if noise:
+            raise SimulationError("the tensornet method is noiseless: use --no-noise, or method "
+                                  "density or trajectories for a noisy run")
+        return "tensornet", "requested: tensor-network contraction (noiseless, any width)"
     limits = {"statevector": STATEVECTOR_MAX, "density": DENSITY_MAX,
               "trajectories": STATEVECTOR_MAX, "stabilizer": STABILIZER_MAX}
     twirl = "" if pauli_noise or not noise else " (non-Pauli channels Pauli-twirled)"
@@ -197,7 +202,11 @@ def run_on_device(circuit: Circuit, device: Any, *, shots: int = 1024,
                                        restrict_calibration(cal, used))
     chosen, reason = choose_method(method, small.num_qubits, noisy, is_clifford(small),
                                    model is None or model.is_pauli())
-    if chosen == "statevector":
+    if chosen == "tensornet":
+        from .sim.tensornet import run as tensornet_run
+
+        result = tensornet_run(small, shots, seed, precision="double")
+    elif chosen == "statevector":
         result = get_simulator("statevector", precision).run(small, shots, seed)
     elif chosen == "stabilizer":
         result = StabilizerSimulator(model).run(small, shots, seed)

@@ -158,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     xb.add_argument("--seed", type=_seed, default=0)
     xb.add_argument("--noise", action=argparse.BooleanOptionalAction, default=True)
     xb.add_argument("--plot", default=None, help="also write a PNG of XEB against cycles")
+    xb.add_argument("--method", choices=("auto", "tensornet"), default="auto",
+                    help="tensornet: tensor-network sampling and ideal probabilities (any size)")
     xb.add_argument("--json", action="store_true")
 
     rc = sub.add_parser("rcs", help="write a random circuit (RCS) for a region of a device")
@@ -191,6 +193,10 @@ def cmd_run(a: argparse.Namespace) -> int:
 
     if a.device is not None:
         return _run_on_device(a)
+    if a.method == "tensornet":
+        from .tensornet import run_tensornet
+
+        return run_tensornet(a)
     if a.method not in ("auto", "statevector"):
         raise UsageError(f"qvalley: error: --method {a.method} needs --device (the noise comes "
                          "from the device's calibration)")
@@ -279,6 +285,8 @@ def cmd_xeb(a: argparse.Namespace) -> int:
         raise UsageError(f"{a.plot}: error: --plot must name a .png file")
     if a.plot is not None and not Path(a.plot).resolve().parent.is_dir():
         raise UsageError(f"{a.plot}: error: the folder does not exist")
+    if getattr(a, "method", "auto") == "tensornet":
+        from .tensornet import tensornet_xeb as run_xeb  # type: ignore[assignment]
     with progress("sampling"):
         r = run_xeb(dev, a.qubits, a.cycles, a.shots, a.seed, a.noise)
         points = [r.to_dict()]
@@ -464,7 +472,7 @@ def cmd_rcs(a: argparse.Namespace) -> int:
 
 # Modules of qvalley.cli that add command groups: each has ``register(subparsers)`` returning
 # ``{command name: handler}``; a handler takes the parsed namespace and returns the exit code.
-GROUPS: tuple[str, ...] = ("qkd", "apps", "cloud")
+GROUPS: tuple[str, ...] = ("qkd", "apps", "tensornet", "cloud")
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cmd_run,

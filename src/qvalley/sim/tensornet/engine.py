@@ -1,0 +1,378 @@
+"""Plans (cotengra path search with slicing to a memory cap), amplitudes, batches and sampling.
+
+Bit order: qubit ``k`` is bit ``k`` of a basis index; in a bitstring qubit 0 is the rightmost
+character.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...circuit import Circuit
+from ..statevector.engine import as_rng
+from .executor import Executor, contract
+from .network import Network, Simplified, TensorNetworkError, build_network, replay, simplify
+
+DEFAULT_MAX_MEMORY = 8 * 2**30
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def parse_memory(text: str | int) -> int:
+    """Bytes from ``"8GiB"``, ``"512MB"``, ``"1e9"`` or an int."""
+    if isinstance(text, int):
+        value = text
+    else:
+        m = re.fullmatch(r"\s*([0-9.eE+]+)\s*([A-Za-z]*)\s*", str(text))
+        if not m or m.group(2).lower() not in _UNITS:
+            raise TensorNetworkError(f"memory size {text!r} is not like 8GiB, 512MB or 1e9")
+        try:
+            value = int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+        except ValueError:
+            raise TensorNetworkError(f"memory size {text!r} is not a number") from None
+    if value < 1024:
+        raise TensorNetworkError(f"memory cap {text!r} is below 1 KiB")
+    return value
+
+
+def cache_dir() -> Path:
+    """Where contraction paths are cached (``$QVALLEY_CACHE`` or ``~/.cache/qvalley``)."""
+    base = os.environ.get("QVALLEY_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "qvalley")
+    return Path(base) / "cotengra-paths"
+
+
+def _itemsize(precision: str) -> int:
+    if precision not in ("single", "double"):
+        raise TensorNetworkError(f"precision must be single or double, got {precision!r}")
+    return 8 if precision == "single" else 16
+
+
+_RATE: dict[str, float] = {}
+
+
+def measured_rate(precision: str = "double") -> float:
+    """Complex multiply-adds per second of one BLAS matmul on this machine (measured once)."""
+    if precision not in _RATE:
+        dt = np.complex64 if precision == "single" else np.complex128
+        a: np.ndarray = (np.random.default_rng(0).standard_normal((384, 384)) + 0j).astype(dt)
+        np.matmul(a, a)
+        t0 = time.perf_counter()
+        for _ in range(3):
+            np.matmul(a, a)
+        _RATE[precision] = 3 * 384**3 / (time.perf_counter() - t0)
+    return _RATE[precision]
+
+
+@dataclass
+class Plan:
+    """A contraction plan for one network structure: simplified network + cotengra tree."""
+
+    simplified: Simplified
+    tree: Any
+    precision: str
+    max_memory: int
+    search_seconds: float
+    executor: Executor = field(repr=False)
+    open_qubits: tuple[int, ...] = ()
+
+    @property
+    def log10_flops(self) -> float:
+        return float(math.log10(max(float(self.tree.contraction_cost()), 1.0)))
+
+    @property
+    def largest_tensor_log2(self) -> float:
+        return float(math.log2(max(float(self.tree.max_size()), 1.0)))
+
+    @property
+    def slices(self) -> int:
+        return int(self.tree.nslices)
+
+    def report(self) -> dict[str, Any]:
+        """The cost before contracting: FLOPs, largest intermediate, slices, estimated time."""
+        isz = _itemsize(self.precision)
+        cost = float(self.tree.contraction_cost())
+        rate = measured_rate(self.precision)
+        return {"log10_flops": round(self.log10_flops, 4),
+                "largest_tensor_log2": round(self.largest_tensor_log2, 4),
+                "largest_tensor_bytes": int(self.tree.max_size()) * isz,
+                "slices": self.slices,
+                "tensors": len(self.simplified.inputs),
+                "precision": self.precision,
+                "max_memory_bytes": self.max_memory,
+                "search_seconds": round(self.search_seconds, 3),
+                "measured_rate_flops": rate,
+                "estimated_seconds": cost / rate}
+
+
+def _tree_search(simp: Simplified, target_size: int, search_time: float, cache: bool,
+                 max_repeats: int) -> Any:
+    import cotengra as ctg
+
+    methods = ["greedy"]
+    try:
+        import kahypar  # noqa: F401
+
+        methods.append("kahypar")
+    except ImportError:
+        pass
+    opts: dict[str, Any] = dict(methods=methods, max_time=search_time, max_repeats=max_repeats,
+                                minimize="flops", parallel=False, progbar=False,
+                                slicing_reconf_opts={"target_size": target_size, "allow_outer": False},
+                                on_trial_error="ignore")
+    inputs = [list(t) for t in simp.inputs]
+    output = list(simp.output)
+    if len(inputs) == 1:
+        return ctg.ContractionTree(inputs, output, simp.size_dict)
+    if cache:
+        d = cache_dir()
+        d.mkdir(parents=True, exist_ok=True)
+        opt = ctg.ReusableHyperOptimizer(directory=str(d), **opts)
+    else:
+        opt = ctg.HyperOptimizer(**opts)
+    tree = opt.search(inputs, output, simp.size_dict)
+    if tree.max_size() > target_size:  # a cached tree from a looser cap, or greedy-only
+        tree = tree.slice_and_reconfigure(target_size)
+    return tree
+
+
+def plan_network(simp: Simplified, precision: str = "double",
+                 max_memory: int | str = DEFAULT_MAX_MEMORY, search_time: float = 5.0,
+                 cache: bool = True, max_repeats: int = 256) -> Plan:
+    """Search a contraction tree for ``simp`` whose largest intermediate fits ``max_memory``.
+
+    Slicing is part of the search (cotengra's ``slicing_reconf_opts`` with a target size of
+    ``max_memory / (3 * itemsize)`` elements: two operands and the result of a step must fit).
+    """
+    cap = parse_memory(max_memory)
+    isz = _itemsize(precision)
+    target = max(2, 2 ** math.floor(math.log2(max(cap // (3 * isz), 2))))
+    t0 = time.perf_counter()
+    tree = _tree_search(simp, target, float(search_time), cache, max_repeats)
+    return Plan(simp, tree, precision, cap, time.perf_counter() - t0,
+                Executor(tree, simp.variable))
+
+
+def _check_bits(circuit: Circuit, bitstrings: Iterable[str | int]) -> list[str]:
+    n = circuit.num_qubits
+    out = []
+    for b in bitstrings:
+        if isinstance(b, str):
+            if len(b) != n or any(ch not in "01" for ch in b):
+                raise TensorNetworkError(f"bitstring {b!r} must be {n} characters of 0/1 "
+                                         "(qubit 0 rightmost)")
+            out.append(b)
+        else:
+            if not 0 <= int(b) < (1 << n):
+                raise TensorNetworkError(f"basis index {b} out of range for {n} qubits")
+            out.append(format(int(b), f"0{n}b"))
+    return out
+
+
+def choose_open(bitstrings: Sequence[str], max_open: int = 10) -> tuple[int, ...]:
+    """Qubits to leave open so the bitstrings fall into as few groups as possible (greedy)."""
+    if len(bitstrings) < 2:
+        return ()
+    n = len(bitstrings[0])
+    chosen: list[int] = []
+    groups = len(set(bitstrings))
+    limit = min(max_open, n, int(math.log2(len(bitstrings))) + 2)
+    while len(chosen) < limit:
+        best = None
+        for q in range(n):
+            if q in chosen:
+                continue
+            cols = {n - 1 - c for c in chosen + [q]}
+            g = len({"".join(ch for j, ch in enumerate(b) if j not in cols) for b in bitstrings})
+            if best is None or g < best[1]:
+                best = (q, g)
+        if best is None or best[1] >= groups:
+            break
+        chosen.append(best[0])
+        groups = best[1]
+    return tuple(sorted(chosen))
+
+
+class TensorNetworkSimulator:
+    """Amplitudes and samples of one circuit by tensor-network contraction.
+
+    Plans are made once per set of open qubits and reused for every bitstring (the structure of
+    the network does not depend on the bitstring); contractions that do not touch the output
+    vectors are cached between bitstrings.
+
+    Args:
+        circuit: the circuit (terminal measurements are ignored).
+        precision: ``"single"`` (complex64) or ``"double"`` (complex128).
+        max_memory: cap on the largest intermediate's memory, bytes or ``"8GiB"``.
+        search_time: seconds of path search per plan (bounded; cached on disk).
+        threads: local threads for slices.
+        cluster: a Dask ``Client``, an address or ``"local"``.
+        backend: ``"numpy"`` or ``"cupy"`` (lazy import).
+    """
+
+    def __init__(self, circuit: Circuit, precision: str = "double",
+                 max_memory: int | str = DEFAULT_MAX_MEMORY, search_time: float = 5.0,
+                 threads: int | None = None, cluster: Any = None, backend: str = "numpy",
+                 cache: bool = True, progress: bool | None = None,
+                 checkpoint: str | Path | None = None, max_repeats: int = 256) -> None:
+        self.circuit = circuit
+        self.n = circuit.num_qubits
+        self.precision = precision
+        self.dtype = np.complex64 if _itemsize(precision) == 8 else np.complex128
+        self.max_memory = parse_memory(max_memory)
+        self.search_time = search_time
+        self.threads = threads if threads is not None else (os.cpu_count() or 1)
+        self.cluster = cluster
+        self.backend = backend
+        self.cache = cache
+        self.progress = progress
+        self.checkpoint = checkpoint
+        self.max_repeats = max_repeats
+        self._plans: dict[tuple[int, ...], tuple[Network, Plan, dict[int, np.ndarray]]] = {}
+
+    def plan(self, open_qubits: Sequence[int] = ()) -> Plan:
+        """The plan for amplitudes with ``open_qubits`` left open (made once, then reused)."""
+        key = tuple(sorted(open_qubits))
+        if key not in self._plans:
+            fixed = {q: 0 for q in range(self.n) if q not in key}
+            net = build_network(self.circuit, fixed, key)
+            simp = simplify(net)
+            pl = plan_network(simp, self.precision, self.max_memory, self.search_time,
+                              self.cache, self.max_repeats)
+            pl.open_qubits = key
+            self._plans[key] = (net, pl, {})
+        return self._plans[key][1]
+
+    def _contract(self, key: tuple[int, ...], bits: str) -> np.ndarray:
+        self.plan(key)
+        net, pl, cache = self._plans[key]
+        leaves = list(net.arrays)
+        # output vectors are the last leaves, in increasing qubit order of the fixed qubits
+        fixedq = [q for q in range(self.n) if q not in key]
+        base = len(leaves) - len(fixedq)
+        for j, q in enumerate(fixedq):
+            leaves[base + j] = np.eye(2, dtype=np.complex128)[int(bits[self.n - 1 - q])]
+        arrays = [a.astype(self.dtype, copy=False)
+                  for a in replay(pl.simplified, leaves, net.variable, cache)]
+        ck_key = hashlib.sha256((repr(pl.tree.get_path()) + repr(sorted(pl.tree.sliced_inds))
+                                 + bits + self.precision).encode()).hexdigest()
+        res = contract(pl.executor, arrays, threads=self.threads, cluster=self.cluster,
+                       checkpoint=self.checkpoint, key=ck_key, progress=self.progress,
+                       backend=self.backend, use_cache=pl.slices == 1)
+        return np.asarray(res).reshape(-1)
+
+    def amplitudes(self, bitstrings: Iterable[str | int], batch: bool = True,
+                   max_open: int = 10) -> np.ndarray:
+        """Amplitudes of basis states (bitstrings with qubit 0 rightmost, or integers).
+
+        With ``batch`` the bitstrings are grouped by the qubits :func:`choose_open` leaves open,
+        so one contraction yields every amplitude of a group.
+        """
+        bits = _check_bits(self.circuit, bitstrings)
+        out = np.empty(len(bits), dtype=self.dtype)
+        opens = choose_open(bits, max_open) if batch else ()
+        groups: dict[str, list[int]] = {}
+        cols = {self.n - 1 - q for q in opens}
+        for i, b in enumerate(bits):
+            groups.setdefault("".join("0" if j in cols else ch for j, ch in enumerate(b)), []).append(i)
+        for rep, idx in groups.items():
+            vec = self._contract(opens, rep)
+            for i in idx:
+                b = bits[i]
+                k = sum(int(b[self.n - 1 - q]) << j for j, q in enumerate(opens))
+                out[i] = vec[k]
+        return out
+
+    def open_amplitudes(self, open_qubits: Sequence[int], fixed_bits: str) -> np.ndarray:
+        """All ``2**k`` amplitudes with ``open_qubits`` open and the rest set from
+        ``fixed_bits`` (characters at open qubits ignored); bit ``j`` of the result's index is
+        ``sorted(open_qubits)[j]``."""
+        key = tuple(sorted(open_qubits))
+        return self._contract(key, _check_bits(self.circuit, [fixed_bits])[0])
+
+    def sample(self, shots: int, seed: int | np.random.Generator | None = None,
+               exact_max: int = 22, frugal_m: float = 10.0) -> dict[str, int]:
+        """Measurement counts ``{bitstring: count}`` (qubit 0 rightmost).
+
+        Up to ``exact_max`` qubits every amplitude comes from one contraction with all qubits
+        open and sampling is exact. Beyond that: frugal rejection sampling (candidates uniform,
+        accepted with probability ``min(1, 2**n p / frugal_m)``), exact except for the
+        (Porter-Thomas: ``e**-frugal_m``) mass above the bound.
+        """
+        rng = as_rng(seed)
+        if shots < 0:
+            raise TensorNetworkError(f"shots must be >= 0, got {shots}")
+        if self.n <= exact_max:
+            vec = self.open_amplitudes(range(self.n), "0" * self.n)
+            p = np.abs(vec.astype(np.complex128)) ** 2
+            p = p / p.sum()
+            idx = rng.choice(p.size, size=shots, p=p)
+            vals, cnt = np.unique(idx, return_counts=True)
+            return {format(int(v), f"0{self.n}b"): int(c) for v, c in zip(vals, cnt, strict=True)}
+        counts: dict[str, int] = {}
+        got = 0
+        while got < shots:
+            m = max(16, int((shots - got) * frugal_m * 1.2))
+            cand = [format(int(x), f"0{self.n}b") for x in
+                    (rng.integers(0, 2, size=(m, self.n)) @ (1 << np.arange(self.n)[::-1]))] \
+                if self.n < 63 else ["".join(rng.choice(["0", "1"], self.n)) for _ in range(m)]
+            amps = self.amplitudes(cand, batch=False)
+            acc = rng.random(m) < np.minimum(1.0, (2.0**self.n) * np.abs(amps) ** 2 / frugal_m)
+            for b, a in zip(cand, acc, strict=True):
+                if a and got < shots:
+                    counts[b] = counts.get(b, 0) + 1
+                    got += 1
+        return counts
+
+
+def amplitudes(circuit: Circuit, bitstrings: Iterable[str | int], precision: str = "double",
+               max_memory: int | str = DEFAULT_MAX_MEMORY, search_time: float = 5.0,
+               cluster: Any = None, threads: int | None = None) -> np.ndarray:
+    """Amplitudes ``<b|U|0...0>`` by tensor-network contraction (qubit 0 rightmost in ``b``).
+
+    Examples:
+        >>> import qvalley
+        >>> from qvalley.sim.tensornet import amplitudes
+        >>> amplitudes(qvalley.Circuit(2).h(0).cx(0, 1), ["00", "11"], search_time=0.1).round(3)
+        array([0.707+0.j, 0.707+0.j])
+    """
+    sim = TensorNetworkSimulator(circuit, precision, max_memory, search_time, threads, cluster)
+    return sim.amplitudes(bitstrings)
+
+
+def run(circuit: Circuit, shots: int = 1024, seed: int | np.random.Generator | None = None,
+        precision: str = "double", max_memory: int | str = DEFAULT_MAX_MEMORY,
+        search_time: float = 5.0, cluster: Any = None) -> Any:
+    """Measurement counts by tensor-network sampling, as a statevector ``Result``
+    (classical bit 0 rightmost). Only terminal measurements are supported; a circuit without
+    measurements is measured on all qubits."""
+    from ...circuit.gates import Measure
+    from ..statevector.engine import Result, split_terminal_measurements
+
+    body, terminal = split_terminal_measurements(circuit)
+    if any(isinstance(op.gate, Measure) for op in body) or any(
+            op.gate.name == "reset" for op in body):
+        raise TensorNetworkError("the tensor-network method needs measurements at the end only")
+    sim = TensorNetworkSimulator(circuit, precision, max_memory, search_time, cluster=cluster)
+    raw = sim.sample(shots, seed)
+    if not terminal:
+        return Result(raw, shots, circuit.num_qubits, method="tensornet")
+    n, nc = circuit.num_qubits, circuit.num_clbits
+    counts: dict[str, int] = {}
+    for b, k in raw.items():
+        out = ["0"] * nc
+        for q, c in terminal:
+            out[nc - 1 - c] = b[n - 1 - q]
+        key = "".join(out)
+        counts[key] = counts.get(key, 0) + k
+    return Result(counts, shots, circuit.num_qubits, method="tensornet")

@@ -1,0 +1,371 @@
+"""Our contraction executor for a cotengra ``ContractionTree``.
+
+Each pairwise contraction is one matrix product on reshaped operands. For every step the
+contracted axes are ordered so that an operand whose contracted axes already form a block at its
+start or end is used as a (possibly transposed) strided view, with no copy; only operands whose
+contracted axes are scattered are transposed. The steps are compiled once per tree and reused for
+every slice and every bitstring.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .network import TensorNetworkError
+
+
+@dataclass(frozen=True)
+class _Step:
+    left: int
+    right: int
+    parent: int
+    # left operand: permutation (None: none needed), rows first?  same for right
+    lperm: tuple[int, ...] | None
+    ltrans: bool
+    rperm: tuple[int, ...] | None
+    rtrans: bool
+    m: int
+    k: int
+    n: int
+    shape: tuple[int, ...]
+    eq: str | None  # einsum fallback for hyper/batch indices
+
+
+def _block(pos: list[int], ndim: int) -> str | None:
+    s = sorted(pos)
+    if not s:
+        return "end"
+    if s == list(range(len(s))):
+        return "start"
+    if s == list(range(ndim - len(s), ndim)):
+        return "end"
+    return None
+
+
+def _plan_pair(a: tuple[str, ...], b: tuple[str, ...], out: set[str],
+               size: dict[str, int]) -> tuple[Any, ...]:
+    shared = [i for i in a if i in b]
+    contracted = [i for i in shared if i not in out]
+    if len(contracted) != len(shared) or any(i not in out for i in a + b if i not in shared):
+        return ("einsum",)
+    pa = [a.index(i) for i in contracted]
+    pb = [b.index(i) for i in contracted]
+    ba, bb = _block(pa, len(a)), _block(pb, len(b))
+    if ba is not None:
+        order = [a[p] for p in sorted(pa)]
+    elif bb is not None:
+        order = [b[p] for p in sorted(pb)]
+    else:
+        order = contracted
+    keep_a = [i for i in a if i not in contracted]
+    keep_b = [i for i in b if i not in contracted]
+
+    def arrange(term: tuple[str, ...], keep: list[str], cfirst: bool) -> tuple[tuple[int, ...] | None, bool]:
+        # want term laid out as keep+order (cfirst False) or order+keep (cfirst True), or transpose
+        natural_end = tuple(keep) + tuple(order)
+        natural_start = tuple(order) + tuple(keep)
+        if term == (natural_start if cfirst else natural_end):
+            return None, False
+        if term == (natural_end if cfirst else natural_start):
+            return None, True
+        target = natural_start if cfirst else natural_end
+        return tuple(term.index(i) for i in target), False
+
+    lperm, ltrans = arrange(a, keep_a, False)   # A as (m, k)
+    rperm, rtrans = arrange(b, keep_b, True)    # B as (k, n)
+    m = math.prod(size[i] for i in keep_a)
+    k = math.prod(size[i] for i in order)
+    n = math.prod(size[i] for i in keep_b)
+    return ("dot", lperm, ltrans, rperm, rtrans, m, k, n, tuple(keep_a + keep_b))
+
+
+class Executor:
+    """Contract the arrays of a tree's inputs along that tree, slice by slice.
+
+    Args:
+        tree: a cotengra ``ContractionTree`` (sliced or not).
+        variable: per input, whether its array changes between calls (for caching).
+    """
+
+    def __init__(self, tree: Any, variable: Sequence[bool] | None = None) -> None:
+        self.tree = tree
+        sliced = set(tree.sliced_inds)
+        self.sliced = tuple(tree.sliced_inds)
+        self.nslices = int(tree.nslices)
+        inputs = [tuple(i for i in term if i not in sliced) for term in tree.inputs]
+        self.inputs = inputs
+        size = dict(tree.size_dict)
+        self.size = size
+        ninp = len(inputs)
+        self.output = tuple(i for i in tree.output if i not in sliced)
+        self.full_output = tuple(tree.output)
+        self.out_sliced = tuple(i for i in tree.output if i in sliced)
+        slot: dict[Any, int] = {}
+        for leaf_i in range(ninp):
+            slot[tree.input_to_node(leaf_i)] = leaf_i
+        terms: dict[int, tuple[str, ...]] = dict(enumerate(inputs))
+        var = {i: bool(variable[i]) if variable is not None else True for i in range(ninp)}
+        hasslice = {i: any(ix in sliced for ix in tree.inputs[i]) for i in range(ninp)}
+        steps: list[_Step] = []
+        self.prereduce: dict[int, tuple[str, tuple[str, ...]]] = {}
+        nxt = ninp
+        if tree.N == 1:
+            self.root = 0
+        for p, lft, r in tree.traverse():
+            li, ri = slot[lft], slot[r]
+            out = set(i for i in tree.get_inds(p) if i not in sliced)
+            plan = _plan_pair(terms[li], terms[ri], out, size)
+            a, b = terms[li], terms[ri]
+            if plan[0] == "einsum":
+                ptm = tuple(i for i in tree.get_inds(p) if i not in sliced)
+                from .network import _eq
+
+                steps.append(_Step(li, ri, nxt, None, False, None, False, 0, 0, 0, (), _eq(a, b, ptm)))
+                terms[nxt] = ptm
+            else:
+                _, lp, lt, rp, rt, m, k, n, ptm = plan
+                steps.append(_Step(li, ri, nxt, lp, lt, rp, rt, m, k, n,
+                                   tuple(size[i] for i in ptm), None))
+                terms[nxt] = ptm
+            var[nxt] = var[li] or var[ri]
+            hasslice[nxt] = hasslice[li] or hasslice[ri]
+            slot[p] = nxt
+            self.root = nxt
+            nxt += 1
+        self.steps = steps
+        self.const = {s.parent for s in steps if not var[s.parent] and not hasslice[s.parent]}
+        root_term = terms[self.root]
+        self.final_perm = tuple(root_term.index(i) for i in self.output)
+        self.cache: dict[int, Any] = {}
+
+    # -- one slice ------------------------------------------------------------------------
+    def slice_arrays(self, arrays: Sequence[Any], i: int) -> list[Any]:
+        """The input arrays of slice ``i`` (sliced indices fixed)."""
+        if not self.sliced:
+            return list(arrays)
+        loc = self.tree.slice_key(i)
+        out = []
+        for term, arr in zip(self.tree.inputs, arrays, strict=True):
+            if any(ix in loc for ix in term):
+                arr = arr[tuple(loc.get(ix, slice(None)) for ix in term)]
+            out.append(arr)
+        return out
+
+    def contract_core(self, arrays: Sequence[Any], xp: Any = np, use_cache: bool = False) -> Any:
+        """Contract one (already sliced) set of input arrays; returns the output tensor."""
+        buf: dict[int, Any] = dict(enumerate(arrays))
+        cache = self.cache if use_cache else None
+        for s in self.steps:
+            if cache is not None and s.parent in cache:
+                buf[s.parent] = cache[s.parent]
+                buf.pop(s.left, None)
+                buf.pop(s.right, None)
+                continue
+            a = buf.pop(s.left)
+            b = buf.pop(s.right)
+            if s.eq is not None:
+                c = xp.einsum(s.eq, a, b)
+            else:
+                if s.lperm is not None:
+                    a = xp.ascontiguousarray(a.transpose(s.lperm))
+                a2 = a.reshape(s.k, s.m).T if s.ltrans else a.reshape(s.m, s.k)
+                if s.rperm is not None:
+                    b = xp.ascontiguousarray(b.transpose(s.rperm))
+                b2 = b.reshape(s.n, s.k).T if s.rtrans else b.reshape(s.k, s.n)
+                c = xp.matmul(a2, b2).reshape(s.shape)
+            if cache is not None and s.parent in self.const:
+                cache[s.parent] = c
+            buf[s.parent] = c
+        res = buf[self.root]
+        if self.final_perm != tuple(range(len(self.final_perm))):
+            res = res.transpose(self.final_perm)
+        return res
+
+    def contract_slices(self, arrays: Sequence[Any], indices: Sequence[int], xp: Any = np,
+                        use_cache: bool = False) -> list[Any]:
+        return [self.contract_core(self.slice_arrays(arrays, i), xp, use_cache) for i in indices]
+
+
+def pairwise_sum(parts: Sequence[np.ndarray]) -> np.ndarray:
+    """Sum in a balanced binary tree (error grows with log of the count, order fixed)."""
+    parts = list(parts)
+    if not parts:
+        raise TensorNetworkError("nothing to sum")
+    while len(parts) > 1:
+        parts = [parts[i] + parts[i + 1] if i + 1 < len(parts) else parts[i]
+                 for i in range(0, len(parts), 2)]
+    return parts[0]
+
+
+class _Progress:
+    def __init__(self, total: int, enabled: bool | None) -> None:
+        self.total = total
+        self.done = 0
+        self.on = sys.stderr.isatty() if enabled is None else enabled
+        self.t0 = time.perf_counter()
+
+    def update(self, k: int = 1) -> None:
+        self.done += k
+        if self.on:
+            frac = self.done / max(self.total, 1)
+            bar = "#" * int(30 * frac)
+            sys.stderr.write(f"\rslices [{bar:<30}] {self.done}/{self.total} "
+                             f"{time.perf_counter() - self.t0:.1f}s")
+            if self.done >= self.total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _load_checkpoint(path: Path, key: str) -> dict[int, np.ndarray]:
+    if not path.exists():
+        return {}
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if str(z["key"]) != key:
+                raise TensorNetworkError(f"checkpoint {path} belongs to another contraction; "
+                                         "delete it or choose another file")
+            return {int(i): z[f"s{int(i)}"] for i in z["done"]}
+    except (OSError, KeyError, ValueError) as exc:
+        raise TensorNetworkError(f"checkpoint {path} is unreadable: {exc}") from None
+
+
+def _save_checkpoint(path: Path, key: str, done: dict[int, np.ndarray]) -> None:
+    tmp = path.with_name(path.name + ".tmp.npz")
+    payload: dict[str, Any] = {f"s{i}": v for i, v in done.items()}
+    payload["key"] = np.array(key)
+    payload["done"] = np.array(sorted(done), dtype=np.int64)
+    np.savez(tmp, **payload)
+    os.replace(tmp, path)
+
+
+def _dask_slices(ex: Executor, arrays: list[np.ndarray], indices: list[int]) -> list[np.ndarray]:
+    return ex.contract_slices(arrays, indices)
+
+
+def contract(ex: Executor, arrays: Sequence[np.ndarray], *, threads: int | None = None,
+             cluster: Any = None, checkpoint: str | Path | None = None, key: str = "",
+             progress: bool | None = None, backend: str = "numpy", use_cache: bool = False,
+             chunk: int | None = None,
+             on_slice: Callable[[int], None] | None = None) -> np.ndarray:
+    """Sum of all slices of the contraction, computed locally (threads), on Dask, or on a GPU.
+
+    ``cluster`` is a ``distributed.Client``, an address ``"tcp://host:8786"`` or ``"local"``.
+    Finished slice results are written to ``checkpoint`` (temp file + rename) every few seconds
+    and picked up again when the same contraction (same ``key``) is resumed. Slice results are
+    summed pairwise in slice order, so the result does not depend on scheduling.
+    """
+    arrays = list(arrays)
+    nsl = ex.nslices
+    ck = Path(checkpoint) if checkpoint is not None else None
+    done: dict[int, np.ndarray] = _load_checkpoint(ck, key) if ck is not None else {}
+    todo = [i for i in range(nsl) if i not in done]
+    bar = _Progress(nsl, progress)
+    bar.update(len(done)) if done else None
+    last = time.perf_counter()
+
+    def record(i: int, r: np.ndarray) -> None:
+        nonlocal last
+        done[i] = np.asarray(r)
+        bar.update()
+        if on_slice is not None:
+            on_slice(i)
+        if ck is not None and time.perf_counter() - last > 2.0:
+            _save_checkpoint(ck, key, done)
+            last = time.perf_counter()
+
+    if backend != "numpy":
+        xp = _gpu_module(backend)
+        dev = [xp.asarray(a) for a in arrays]
+        for i in todo:
+            r = ex.contract_core(ex.slice_arrays(dev, i), xp)
+            record(i, r.get() if hasattr(r, "get") else r.cpu().numpy())
+    elif cluster is not None:
+        client, own = _client(cluster)
+        try:
+            # one copy of the arrays and the compiled executor per worker, shared by all tasks
+            fut_arrays = client.scatter(arrays, broadcast=True, hash=False)
+            fut_ex = client.scatter([ex], broadcast=True, hash=False)[0]
+            size = chunk or max(1, len(todo) // (8 * max(1, len(client.ncores()))))
+            groups = [todo[j:j + size] for j in range(0, len(todo), size)]
+            futs = {client.submit(_dask_slices, fut_ex, fut_arrays, g, pure=False): g for g in groups}
+            from distributed import as_completed
+
+            for f in as_completed(list(futs)):
+                for i, r in zip(futs[f], f.result(), strict=True):
+                    record(i, r)
+        finally:
+            if own:
+                client.close()
+                cl = getattr(client, "_qvalley_cluster", None)
+                if cl is not None:
+                    cl.close()
+    else:
+        nthreads = threads or 1
+        if nthreads <= 1 or len(todo) <= 1:
+            for i in todo:
+                record(i, ex.contract_core(ex.slice_arrays(arrays, i), np, use_cache))
+        else:
+            with ThreadPoolExecutor(nthreads) as pool:
+                futs2 = {i: pool.submit(ex.contract_core, ex.slice_arrays(arrays, i)) for i in todo}
+                for i, f2 in futs2.items():
+                    record(i, f2.result())
+    if ck is not None:
+        _save_checkpoint(ck, key, done)
+    return gather(ex, done)
+
+
+def gather(ex: Executor, done: dict[int, np.ndarray]) -> np.ndarray:
+    """Combine slice results: slices over summed indices add up (pairwise, in slice order);
+    slices over output indices fill their part of the output."""
+    if not ex.out_sliced:
+        return pairwise_sum([done[i] for i in range(ex.nslices)])
+    groups: dict[tuple[int, ...], list[np.ndarray]] = {}
+    for i in range(ex.nslices):
+        loc = ex.tree.slice_key(i)
+        groups.setdefault(tuple(int(loc[ix]) for ix in ex.out_sliced), []).append(done[i])
+    first = next(iter(groups.values()))[0]
+    full = np.zeros(tuple(ex.size[i] for i in ex.full_output), dtype=first.dtype)
+    for where, parts in groups.items():
+        w = dict(zip(ex.out_sliced, where, strict=True))
+        full[tuple(w.get(ix, slice(None)) for ix in ex.full_output)] = pairwise_sum(parts)
+    return full
+
+
+def _client(cluster: Any) -> tuple[Any, bool]:
+    try:
+        import distributed
+    except ImportError:
+        raise TensorNetworkError("Dask slices need dask[distributed]: "
+                                 "pip install 'qvalley[cluster]'") from None
+    if isinstance(cluster, distributed.Client):
+        return cluster, False
+    if cluster == "local":
+        lc = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                      dashboard_address=None)
+        c = distributed.Client(lc)
+        c._qvalley_cluster = lc  # type: ignore[attr-defined]
+        return c, True
+    try:
+        return distributed.Client(str(cluster), timeout=10), True
+    except (OSError, TimeoutError) as exc:
+        raise TensorNetworkError(f"cannot reach the Dask scheduler at {cluster}: {exc}") from None
+
+
+def _gpu_module(backend: str) -> Any:
+    if backend == "cupy":
+        try:
+            import cupy
+        except ImportError:
+            raise TensorNetworkError("the cupy backend needs CuPy: pip install cupy-cuda12x") from None
+        return cupy
+    raise TensorNetworkError(f"unknown array backend {backend!r} (choose numpy or cupy)")
