@@ -22,7 +22,14 @@ GYS = LinkParameters.gys()
 
 def test_gys_parameters_and_round_trip() -> None:
     assert (GYS.alpha_db_per_km, GYS.eta_bob, GYS.y0, GYS.e_d, GYS.f, GYS.q, GYS.rate_hz) == (
-        0.21, 0.045, 1.7e-6, 0.033, 1.22, 0.5, 2e6)
+        0.21,
+        0.045,
+        1.7e-6,
+        0.033,
+        1.22,
+        0.5,
+        2e6,
+    )
     assert LinkParameters.from_dict(json.loads(json.dumps(GYS.to_dict()))) == GYS
     with pytest.raises(QKDError, match="unknown"):
         LinkParameters.from_dict({**GYS.to_dict(), "bogus": 1})
@@ -89,8 +96,9 @@ def test_bad_inputs() -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "qvalley.cli.main", "qkd", *args], capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "qvalley.cli.main", "qkd", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_keyrate_json_and_plot(tmp_path: object) -> None:

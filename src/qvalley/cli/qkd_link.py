@@ -63,14 +63,18 @@ def register(qsub: Any) -> dict[str, Handler]:
     kr.add_argument("--f", type=_float("f"), default=g.f)
     kr.add_argument("--q", type=_float("q"), default=g.q)
     kr.add_argument("--rate", type=_float("rate"), default=g.rate_hz, metavar="HZ")
-    kr.add_argument("--block-size", type=_float("block-size"), default=None,
-                    help="finite-size block in pulses (default: asymptotic)")
+    kr.add_argument(
+        "--block-size",
+        type=_float("block-size"),
+        default=None,
+        help="finite-size block in pulses (default: asymptotic)",
+    )
     kr.add_argument("--plot", default=None, metavar="PNG", help="also draw rate vs distance to a PNG")
     kr.add_argument("--json", action="store_true")
 
     ln = qsub.add_parser("link", help="simulate a BB84 link pulse by pulse with full post-processing")
     ln.add_argument("--distance", type=_float("distance"), required=True, metavar="KM")
-    ln.add_argument("--pulses", type=_int_min("pulses", 1000), default=10_000_000)
+    ln.add_argument("--pulses", type=_int_min("pulses", 1000), default=50_000_000)
     ln.add_argument("--eve", choices=("none", "intercept-resend", "pns"), default="none")
     ln.add_argument("--seed", type=_int_min("seed", 0), default=None)
     ln.add_argument("--json", action="store_true")
@@ -80,8 +84,9 @@ def register(qsub: Any) -> dict[str, Handler]:
 def _params(a: argparse.Namespace) -> Any:
     from ..network.qkd.physics import LinkParameters
 
-    return LinkParameters(alpha_db_per_km=a.alpha, eta_bob=a.eta_bob, y0=a.y0, e_d=a.ed, f=a.f, q=a.q,
-                          rate_hz=a.rate)
+    return LinkParameters(
+        alpha_db_per_km=a.alpha, eta_bob=a.eta_bob, y0=a.y0, e_d=a.ed, f=a.f, q=a.q, rate_hz=a.rate
+    )
 
 
 def cmd_keyrate(a: argparse.Namespace) -> int:
@@ -99,8 +104,14 @@ def cmd_keyrate(a: argparse.Namespace) -> int:
     dmax = max_distance(p, a.decoy, a.mu, a.nu, **kw)
     d_m = dmax if a.max_distance else a.distance * 1e3
     r = key_rate(p, d_m, a.decoy, a.mu, a.nu, **kw)
-    out = {"rate_per_pulse": r.rate_per_pulse, "rate_bps": r.rate_bps, "mu": r.mu, "qber": r.qber,
-           "gain": r.gain, "max_distance_km": dmax / 1e3}
+    out = {
+        "rate_per_pulse": r.rate_per_pulse,
+        "rate_bps": r.rate_bps,
+        "mu": r.mu,
+        "qber": r.qber,
+        "gain": r.gain,
+        "max_distance_km": dmax / 1e3,
+    }
     if a.plot is not None:
         _plot(a.plot, p, a.decoy, a.mu, a.nu, a.block_size, dmax)
     if a.json:
@@ -118,8 +129,9 @@ def cmd_keyrate(a: argparse.Namespace) -> int:
     return 0
 
 
-def _plot(path: str, p: Any, decoy: str, mu: float | None, nu: float | None, block: float | None,
-          dmax: float) -> None:
+def _plot(
+    path: str, p: Any, decoy: str, mu: float | None, nu: float | None, block: float | None, dmax: float
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -159,9 +171,16 @@ def cmd_link(a: argparse.Namespace) -> int:
     if a.distance < 0:
         raise QKDError(f"--distance must be >= 0 km, got {a.distance}")
     r = run_link(LinkParameters.gys(), a.distance * 1e3, a.pulses, eve=a.eve, seed=a.seed)
-    out = {"sifted_bits": r.sifted_bits, "qber": r.qber, "leaked_ec_bits": r.leaked_ec_bits,
-           "ec_efficiency": r.ec_efficiency, "secret_bits": r.secret_bits, "aborted": r.aborted,
-           "abort_reason": r.abort_reason, "seconds": r.seconds}
+    out = {
+        "sifted_bits": r.sifted_bits,
+        "qber": r.qber,
+        "leaked_ec_bits": r.leaked_ec_bits,
+        "ec_efficiency": r.ec_efficiency,
+        "secret_bits": r.secret_bits,
+        "aborted": r.aborted,
+        "abort_reason": r.abort_reason,
+        "seconds": r.seconds,
+    }
     if a.json:
         print(json.dumps(out))
         return 0

@@ -11,16 +11,33 @@ Public API:
 
 from __future__ import annotations
 
+from .amplification import toeplitz_hash, toeplitz_hash_reference
+from .auth import AuthenticatedChannel, KeyPool
+from .cascade import CascadeResult, cascade, cascade_reference
 from .errors import AuthenticationError, QKDError
-from .physics import DECOY_MODELS, KeyRate, LinkParameters, h2, key_rate, max_distance
+from .physics import DECOY_MODELS, KeyRate, LinkParameters, decoy_bounds, h2, key_rate, max_distance
+from .protocol import EVES, Detections, LinkResult, run_link, simulate_pulses
 
 __all__ = [
     "DECOY_MODELS",
+    "EVES",
+    "AuthenticatedChannel",
     "AuthenticationError",
+    "CascadeResult",
+    "Detections",
+    "KeyPool",
     "KeyRate",
     "LinkParameters",
+    "LinkResult",
     "QKDError",
+    "cascade",
+    "cascade_reference",
+    "decoy_bounds",
     "h2",
     "key_rate",
     "max_distance",
+    "run_link",
+    "simulate_pulses",
+    "toeplitz_hash",
+    "toeplitz_hash_reference",
 ]

@@ -348,3 +348,70 @@ def max_distance(
         else:
             hi = mid
     return lo
+
+
+def _fluct(value: float, n: float, n_sigma: float, sign: int) -> float:
+    """``value`` (a rate observed over ``n`` trials) moved ``n_sigma`` Gaussian deviations.
+
+    The deviation is ``n_sigma * sqrt(max(value * n, 1)) / n``: at least one count's worth, so an
+    observed zero still gets a finite, conservative upper bound.
+    """
+    if n <= 0:
+        return math.inf if sign > 0 else 0.0
+    dev = n_sigma * math.sqrt(max(value * n, 1.0)) / n
+    return value + dev if sign > 0 else max(0.0, value - dev)
+
+
+def decoy_bounds(
+    mu: float,
+    nu: float,
+    *,
+    q_mu: float,
+    q_nu: float,
+    eq_nu: float,
+    y0: float,
+    e0: float = 0.5,
+    n_mu: float | None = None,
+    n_nu: float | None = None,
+    n_0: float | None = None,
+    n_sigma: float = 10.0,
+) -> tuple[float, float]:
+    """MQZL vacuum + weak decoy bounds from *observed* gains: ``(Y1_lower, e1_upper)``.
+
+    Args:
+        mu, nu: signal and weak-decoy intensities (``0 < nu < mu``).
+        q_mu, q_nu: observed gains (detections per sent pulse) of the signal and weak decoy.
+        eq_nu: observed erroneous detections per sent weak-decoy pulse (``E_nu * Q_nu``).
+        y0: observed gain of the vacuum decoy (the background yield).
+        e0: error rate of background counts.
+        n_mu, n_nu, n_0: numbers of pulses sent in each class; when all are given each observed
+            quantity is moved ``n_sigma`` standard deviations to its worst case (MQZL Sec. VI);
+            None gives the asymptotic bounds.
+        n_sigma: standard deviations of the statistical fluctuation.
+
+    Returns:
+        ``(y1_lower, e1_upper)``; ``(0.0, 0.5)`` when the data admit no single-photon yield.
+    """
+    if not 0 < nu < mu:
+        raise QKDError(f"decoy intensities need 0 < nu < mu, got nu={nu!r}, mu={mu!r}")
+    y0_lo = y0_hi = y0
+    q_mu_hi = q_mu
+    if n_mu is not None and n_nu is not None and n_0 is not None:
+        q_nu = _fluct(q_nu, n_nu, n_sigma, -1)
+        eq_nu = _fluct(eq_nu, n_nu, n_sigma, +1)
+        y0_hi = _fluct(y0, n_0, n_sigma, +1)
+        y0_lo = _fluct(y0, n_0, n_sigma, -1)
+        q_mu_hi = _fluct(q_mu, n_mu, n_sigma, +1)
+    y1 = (
+        mu
+        / (mu * nu - nu * nu)
+        * (
+            q_nu * math.exp(nu)
+            - q_mu_hi * math.exp(mu) * nu * nu / (mu * mu)
+            - (mu * mu - nu * nu) / (mu * mu) * y0_hi
+        )
+    )
+    if not y1 > 0:
+        return 0.0, 0.5
+    e1 = (eq_nu * math.exp(nu) - e0 * y0_lo) / (y1 * nu)
+    return float(y1), float(min(max(e1, 0.0), 0.5))
