@@ -114,3 +114,42 @@ class Observable:
                 m = np.kron(m, mats[ch])
             out += t.coeff * m
         return out
+
+    def xz_form(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(xmask, zmask, coeff)`` arrays with each term equal to ``coeff · X^xmask Z^zmask``.
+
+        ``Y = iXZ`` on each qubit, so a term with ``k`` Y's gets a factor ``i^k``.
+        """
+        xs, zs, cs = [], [], []
+        for t in self.terms:
+            x = z = 0
+            ny = 0
+            for q, p in t.ops:
+                if p in "XY":
+                    x |= 1 << q
+                if p in "ZY":
+                    z |= 1 << q
+                ny += p == "Y"
+            xs.append(x)
+            zs.append(z)
+            cs.append(complex(t.coeff) * 1j**ny)
+        return (np.array(xs, dtype=np.int64), np.array(zs, dtype=np.int64),
+                np.array(cs, dtype=complex))
+
+    def to_sparse(self) -> object:
+        """The operator as a ``scipy.sparse`` CSR matrix (qubit 0 = bit 0 of the index)."""
+        from scipy.sparse import coo_matrix
+
+        dim = 1 << self.num_qubits
+        xs, zs, cs = self.xz_form()
+        idx = np.arange(dim, dtype=np.int64)
+        rows, cols, vals = [], [], []
+        for x, z, c in zip(xs, zs, cs, strict=True):
+            sign = 1.0 - 2.0 * (np.bitwise_count(idx & z) & 1)
+            rows.append(idx ^ x)
+            cols.append(idx)
+            vals.append(c * sign)
+        if not rows:
+            return coo_matrix((dim, dim), dtype=complex).tocsr()
+        return coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                          shape=(dim, dim)).tocsr()

@@ -55,6 +55,117 @@ def cmd_qaoa_maxcut(a: argparse.Namespace) -> int:
     return 0
 
 
+def _bond(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a bond length in Å, got {text!r}") from None
+    if not 0 < v < 20:
+        raise argparse.ArgumentTypeError(f"bond length must be in (0, 20) Å, got {v}")
+    return v
+
+
+def _scan(text: str) -> list[float]:
+    try:
+        lo, hi, step = (float(x) for x in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected START:STOP:STEP in Å, got {text!r}") from None
+    if not (0 < lo <= hi and step > 0) or (hi - lo) / step > 200:
+        raise argparse.ArgumentTypeError(f"bad scan {text!r}: need 0 < START <= STOP, STEP > 0, "
+                                         "at most 200 points")
+    return [round(lo + k * step, 6) for k in range(round((hi - lo) / step) + 1)]
+
+
+def cmd_vqe(a: argparse.Namespace) -> int:
+    from ..apps.chemistry import ANGSTROM, load_molecule
+    from ..apps.vqe import dissociation_curve, run_vqe
+
+    kw = {"ansatz": a.ansatz, "optimizer": a.optimizer, "layers": a.layers, "maxiter": a.maxiter,
+          "seed": a.seed}
+    if a.scan is not None:
+        curve = dissociation_curve(a.molecule, [r * ANGSTROM for r in a.scan], **kw)
+        rows = [{"bond_length": r / ANGSTROM, **res.to_dict()} for r, res in curve]
+        if a.plot:
+            _plot_curve(a.plot, a.molecule, rows)
+        if a.json:
+            print(json.dumps({"molecule": a.molecule, "points": rows}))
+            return 0
+        from rich.console import Console
+        from rich.table import Table
+
+        t = Table(title=f"{a.molecule} dissociation curve, {a.ansatz}, {a.optimizer}")
+        for c in ("R (Å)", "E_VQE (Ha)", "E_FCI (Ha)", "error (mHa)", "E_HF (Ha)"):
+            t.add_column(c, justify="right")
+        for r in rows:
+            err = "" if r["error"] is None else f"{r['error'] * 1e3:.3f}"
+            ref = "" if r["reference_energy"] is None else f"{r['reference_energy']:.7f}"
+            t.add_row(f"{r['bond_length']:.3f}", f"{r['energy']:.7f}", ref, err,
+                      f"{r['hf_energy']:.7f}")
+        Console().print(t)
+        return 0
+    if a.bond_length is None:
+        from ..apps._errors import AppsError
+
+        raise AppsError("qvalley vqe: give --bond-length Å (or --scan START:STOP:STEP)")
+    mol = load_molecule(a.molecule, a.bond_length * ANGSTROM)
+    res = run_vqe(mol, **kw)
+    out = res.to_dict()
+    if a.device is not None:
+        from ..apps.measure import device_energy
+
+        out["device"] = device_energy(mol, res, a.device, shots=a.shots, seed=a.seed)
+    if a.json:
+        print(json.dumps(out))
+        return 0
+    table: list[tuple[str, str]] = [
+            ("molecule", f"{a.molecule} at {a.bond_length:g} Å, {res.num_qubits} qubits"),
+            ("ansatz / parameters", f"{res.ansatz} / {res.num_parameters}"),
+            ("VQE energy (Ha)", f"{res.energy:.7f}"),
+            ("FCI energy (Ha)", "" if res.reference_energy is None else f"{res.reference_energy:.7f}"),
+            ("error (mHa)", "" if res.error is None else f"{res.error * 1e3:.4f}"),
+            ("HF energy (Ha)", f"{res.hf_energy:.7f}"),
+            ("iterations / evaluations", f"{res.iterations} / {res.evaluations}"),
+            ("seconds", f"{res.seconds:.3f}")]
+    if "device" in out:
+        d = out["device"]
+        table.append((f"energy on {d['device']} ({d['shots']} shots/group)",
+                     f"{d['energy']:.5f} ± {d['stderr']:.5f}"))
+    _table(f"VQE {a.molecule}", table)
+    return 0
+
+
+def _plot_curve(path: str, molecule: str, rows: list[dict[str, Any]]) -> None:
+    import os
+    import tempfile
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    r = [p["bond_length"] for p in rows]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(r, [p["hf_energy"] for p in rows], "s--", label="Hartree-Fock")
+    if all(p["reference_energy"] is not None for p in rows):
+        ax.plot(r, [p["reference_energy"] for p in rows], "k-", label="FCI (PySCF)")
+    ax.plot(r, [p["energy"] for p in rows], "o", label="VQE")
+    ax.set_xlabel("bond length (Å)")
+    ax.set_ylabel("energy (Ha)")
+    ax.set_title(f"{molecule} STO-3G dissociation curve")
+    ax.legend()
+    fig.tight_layout()
+    d = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=d, suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png", dpi=120)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def register(sub: Any) -> dict[str, Handler]:
     q = sub.add_parser("qaoa", help="QAOA on the statevector (MaxCut)")
     qsub = q.add_subparsers(dest="qaoa_command", required=True, parser_class=type(q))
@@ -69,4 +180,23 @@ def register(sub: Any) -> dict[str, Handler]:
         return qaoa_handlers[a.qaoa_command](a)
 
     handlers: dict[str, Handler] = {"qaoa": dispatch_qaoa}
+
+    from ..apps.optimizers import METHODS
+
+    v = sub.add_parser("vqe", help="VQE for H2 / LiH (STO-3G) on the statevector, optional device")
+    v.add_argument("--molecule", required=True, choices=("H2", "LiH"))
+    v.add_argument("--bond-length", type=_bond, default=None, help="bond length in Å")
+    v.add_argument("--scan", type=_scan, default=None, metavar="START:STOP:STEP",
+                   help="dissociation curve over bond lengths in Å")
+    v.add_argument("--plot", default=None, help="with --scan: write a PNG of the curve")
+    v.add_argument("--ansatz", choices=("uccsd", "hea"), default="uccsd")
+    v.add_argument("--layers", type=_pos_int, default=2, help="hardware-efficient layers")
+    v.add_argument("--optimizer", choices=METHODS, default="L-BFGS-B")
+    v.add_argument("--maxiter", type=_pos_int, default=1000)
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--device", default=None,
+                   help="also estimate the final energy with shots on this emulated device")
+    v.add_argument("--shots", type=_pos_int, default=4000)
+    v.add_argument("--json", action="store_true")
+    handlers["vqe"] = cmd_vqe
     return handlers
