@@ -111,3 +111,15 @@ def test_cli_link_json() -> None:
         "seconds",
     ]
     assert data["aborted"] is True and data["secret_bits"] == 0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_pulse_scan_kernel_equals_numpy_reference(seed: int) -> None:
+    from qvalley.network.qkd.protocol import _scan, _scan_reference
+
+    rng = np.random.default_rng(seed)
+    w = rng.bit_generator.random_raw(int(rng.integers(1, 50_000)))
+    thr_cls = np.sort(rng.integers(0, 65536, 2)).astype(np.uint64)
+    thr_evt = rng.integers(0, 2**48, 3).astype(np.uint64)
+    for got, ref in zip(_scan(w, thr_cls, thr_evt), _scan_reference(w, thr_cls, thr_evt), strict=True):
+        assert np.array_equal(got, ref)

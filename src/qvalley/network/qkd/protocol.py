@@ -35,6 +35,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 from numpy.typing import NDArray
 
 from .amplification import toeplitz_hash
@@ -131,6 +132,64 @@ def _truncated_poisson(rng: np.random.Generator, lam: NDArray[np.float64], kmin:
     return np.minimum((c < u[:, None]).sum(axis=1), kmax).astype(np.int64)
 
 
+def _classes(w: NDArray[np.uint64], thr_cls: NDArray[np.uint64]) -> NDArray[np.uint8]:
+    lo16 = w & np.uint64(0xFFFF)
+    return ((lo16 >= thr_cls[0]).view(np.uint8) + (lo16 >= thr_cls[1]).view(np.uint8)).astype(np.uint8)
+
+
+def _scan_reference(
+    w: NDArray[np.uint64], thr_cls: NDArray[np.uint64], thr_evt: NDArray[np.uint64]
+) -> tuple[NDArray[np.int64], NDArray[np.uint8], NDArray[np.int64]]:
+    """Per-pulse pass (numpy): class from the low 16 bits, event from the high 48 bits of ``w``.
+
+    Returns the indices of pulses with a photon event, their classes, and pulses per class.
+    """
+    cls = _classes(w, thr_cls)
+    counts = np.bincount(cls, minlength=3).astype(np.int64)
+    ev = np.flatnonzero((w >> np.uint64(16)) < thr_evt[cls]).astype(np.int64)
+    return ev, cls[ev], counts
+
+
+@njit(cache=True)
+def _scan_kernel(w, thr_cls, thr_evt, out_idx, out_cls, counts):  # type: ignore[no-untyped-def]
+    m = 0
+    t0 = thr_cls[0]
+    t1 = thr_cls[1]
+    for i in range(w.shape[0]):
+        x = w[i]
+        lo = x & np.uint64(0xFFFF)
+        c = 0
+        if lo >= t0:
+            c = 1
+            if lo >= t1:
+                c = 2
+        counts[c] += 1
+        if (x >> np.uint64(16)) < thr_evt[c]:
+            out_idx[m] = i
+            out_cls[m] = c
+            m += 1
+    return m
+
+
+def _scan(
+    w: NDArray[np.uint64], thr_cls: NDArray[np.uint64], thr_evt: NDArray[np.uint64]
+) -> tuple[NDArray[np.int64], NDArray[np.uint8], NDArray[np.int64]]:
+    """Numba fast path of :func:`_scan_reference` (same signature and result)."""
+    out_idx = np.empty(w.shape[0], dtype=np.int64)
+    out_cls = np.empty(w.shape[0], dtype=np.uint8)
+    counts = np.zeros(3, dtype=np.int64)
+    m = _scan_kernel(w, thr_cls, thr_evt, out_idx, out_cls, counts)
+    return out_idx[:m].copy(), out_cls[:m].copy(), counts
+
+
+def _sorted_member(haystack: NDArray[np.int64], needles: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """``np.isin(needles, haystack)`` for a sorted ``haystack``."""
+    if haystack.size == 0:
+        return np.zeros(needles.shape, dtype=bool)
+    pos = np.minimum(np.searchsorted(haystack, needles), haystack.size - 1)
+    return np.asarray(haystack[pos] == needles)
+
+
 def simulate_pulses(
     params: LinkParameters,
     distance_m: float,
@@ -173,20 +232,22 @@ def simulate_pulses(
     for start in range(0, pulses, CHUNK):
         c = min(CHUNK, pulses - start)
         w = rng.bit_generator.random_raw(c)
-        lo16 = w & np.uint64(0xFFFF)
-        cls = (lo16 >= thr_cls[0]).astype(np.uint8) + (lo16 >= thr_cls[1]).astype(np.uint8)
-        sent += np.bincount(cls, minlength=3)
-        hit = (w >> np.uint64(16)) < thr_evt[cls]
-        ev = np.flatnonzero(hit)
+        ev, cls_ev, counts = _scan(w, thr_cls, thr_evt)
+        sent += counts
         # dark counts: each detector independently with probability Y0/2 per pulse
         nd = rng.binomial(c, params.y0 / 2.0, size=2)
-        dark0 = rng.integers(0, c, nd[0])
-        dark1 = rng.integers(0, c, nd[1])
-        allidx = np.union1d(np.union1d(ev, dark0), dark1)
+        dk0 = np.unique(rng.integers(0, c, nd[0]))
+        dk1 = np.unique(rng.integers(0, c, nd[1]))
+        darks = np.union1d(dk0, dk1)
+        extra = darks[~_sorted_member(ev, darks)]
+        at = np.searchsorted(ev, extra)
+        allidx = np.insert(ev, at, extra)
+        cls_all = np.insert(cls_ev, at, _classes(w[extra], thr_cls))
         idx_l.append(
-            np.stack([allidx + start, np.isin(allidx, ev), np.isin(allidx, dark0), np.isin(allidx, dark1)])
+            np.stack([allidx + start, _sorted_member(ev, allidx), _sorted_member(dk0, allidx),
+                      _sorted_member(dk1, allidx)])
         )
-        cls_l.append(cls[allidx])
+        cls_l.append(cls_all)
     table = np.concatenate(idx_l, axis=1) if idx_l else np.zeros((4, 0), dtype=np.int64)
     pulse = table[0].astype(np.int64)
     photon_evt = table[1].astype(bool)
