@@ -183,7 +183,7 @@ def create_app(store: Store, *, workers: int = 0, limits: Limits | None = None,
             deadline = time.monotonic() + wait
             loop = asyncio.get_running_loop()
             ev = asyncio.Event()
-            remove = notifier.listen(lambda: loop.call_soon_threadsafe(ev.set))
+            remove = notifier.listen(lambda: loop.call_soon_threadsafe(ev.set), job_id)
             try:
                 while row["status"] not in TERMINAL:
                     left = deadline - time.monotonic()
@@ -214,7 +214,7 @@ def create_app(store: Store, *, workers: int = 0, limits: Limits | None = None,
     @app.post("/v1/jobs/{job_id}/cancel", status_code=202, tags=["jobs"])
     def cancel(job_id: str, u: User) -> dict[str, Any]:
         row = store.request_cancel(job_id, scope(u))
-        notifier.notify()
+        notifier.notify(job_id)
         return job_view(row)
 
     @app.get("/v1/jobs/{job_id}/events", tags=["jobs"],
@@ -226,7 +226,7 @@ def create_app(store: Store, *, workers: int = 0, limits: Limits | None = None,
             last = 0
             loop = asyncio.get_running_loop()
             ev = asyncio.Event()
-            remove = notifier.listen(lambda: loop.call_soon_threadsafe(ev.set))
+            remove = notifier.listen(lambda: loop.call_soon_threadsafe(ev.set), job_id)
             try:
                 for _ in range(36000):
                     ev.clear()

@@ -85,18 +85,27 @@ def calibration_now(name: str) -> Any:
 
 
 def parse_program(fmt: str, source: str, index: int) -> Any:
-    """Parse program ``index`` of a job; errors name the program and the position."""
-    from .. import loads
+    """Parse program ``index`` of a job; errors name the program and the position.
+
+    Parsed circuits are cached by ``(format, source)`` (the API parses at submit to validate, the
+    in-process worker again to run); circuits are values and are never mutated here."""
     from .._errors import QValleyError
 
     if fmt not in FORMATS:
         raise ValidationError(f"programs[{index}].format: {fmt!r} is not one of {', '.join(FORMATS)}")
     try:
-        return loads(source, FORMATS[fmt])
+        return _parse_cached(FORMATS[fmt], source)
     except QValleyError as exc:
         raise ValidationError(f"programs[{index}]: {exc}") from None
     except (ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:
         raise ValidationError(f"programs[{index}]: cannot parse: {exc}") from None
+
+
+@lru_cache(maxsize=512)
+def _parse_cached(fmt: str, source: str) -> Any:
+    from .. import loads
+
+    return loads(source, fmt)
 
 
 def validate_body(body: dict[str, Any], limits: Limits) -> tuple[dict[str, Any], list[Any]]:

@@ -474,7 +474,8 @@ class Store:
         return str(row.status)
 
     def finish(self, claim: Claim, worker: str, *, status: str, result: dict[str, Any] | None = None,
-               calibration_id: str | None = None, error: tuple[str, str] | None = None) -> bool:
+               calibration_id: str | None = None, error: tuple[str, str] | None = None,
+               phases: dict[str, float] | None = None) -> bool:
         """Write the outcome, guarded by lease owner + attempt; ``False`` when the lease was lost.
 
         A job that was being cancelled ends CANCELLED whatever the outcome."""
@@ -486,9 +487,12 @@ class Store:
             if row is None or row.status not in (RUNNING, CANCELLING):
                 return False
             final = CANCELLED if row.status == CANCELLING else status
+            tl = json.loads(row.timeline)
+            for k, t in (phases or {}).items():
+                tl.setdefault(k, t)
+            tl[final.lower()] = now
             vals: dict[str, Any] = dict(status=final, finished_at=now, lease_owner=None, lease_expires=None,
-                                        calibration_id=calibration_id,
-                                        timeline=_tl(row.timeline, final.lower(), now))
+                                        calibration_id=calibration_id, timeline=json.dumps(tl))
             if final == COMPLETED:
                 vals["result"] = json.dumps(result)
                 vals["completions"] = jobs_t.c.completions + 1

@@ -27,13 +27,17 @@ class Notifier:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._version = 0
-        self._listeners: list[Callable[[], object]] = []
+        self._listeners: dict[str | None, list[Callable[[], object]]] = {}
 
-    def notify(self) -> None:
+    def notify(self, job_id: str | None = None) -> None:
+        """Wake idle workers, and the waiters of ``job_id`` (all waiters when ``None``)."""
         with self._cond:
             self._version += 1
             self._cond.notify_all()
-            listeners = list(self._listeners)
+            if job_id is None:
+                listeners = [f for fs in self._listeners.values() for f in fs]
+            else:
+                listeners = list(self._listeners.get(job_id, ()))
         for f in listeners:
             f()
 
@@ -42,18 +46,24 @@ class Notifier:
             v = self._version
             self._cond.wait_for(lambda: self._version != v, timeout)
 
-    def listen(self, f: Callable[[], object]) -> Callable[[], None]:
+    def listen(self, f: Callable[[], object], job_id: str | None = None) -> Callable[[], None]:
+        """Call ``f`` (from any thread) when ``job_id`` changes; returns the unsubscribe function."""
         with self._cond:
-            self._listeners.append(f)
+            self._listeners.setdefault(job_id, []).append(f)
 
         def remove() -> None:
             with self._cond:
-                self._listeners.remove(f)
+                fs = self._listeners[job_id]
+                fs.remove(f)
+                if not fs:
+                    del self._listeners[job_id]
         return remove
 
 
 class Worker:
     """One worker. ``run_forever`` until :meth:`stop`; ``poll`` is the idle poll interval."""
+
+    PHASE_WRITE_AFTER = 0.1  # seconds
 
     def __init__(self, store: Store, *, name: str | None = None, poll: float = 0.2,
                  notifier: Notifier | None = None) -> None:
@@ -73,12 +83,20 @@ class Worker:
         claim = self.store.claim(self.name)
         if claim is None:
             return False
+        if self.notifier:
+            self.notifier.notify(claim.id)
         self._run(claim)
         if self.notifier:
-            self.notifier.notify()
+            self.notifier.notify(claim.id)
         return True
 
     def run_forever(self) -> None:
+        try:  # many small jobs: one kernel thread per worker beats numba's thread pool per job
+            import numba
+
+            numba.set_num_threads(1)
+        except Exception:
+            pass
         while not self._stop.is_set():
             try:
                 if self.run_one():
@@ -109,14 +127,21 @@ class Worker:
 
         hb = threading.Thread(target=beat, daemon=True)
         hb.start()
-        last: list[str | None] = [None]
+        last: list[Any] = [None, time.monotonic()]
+        phases: dict[str, float] = {}
 
         def phase(name: str) -> bool:
+            # every phase's time goes into the timeline at finish; the live phase is written to the
+            # database only once the job has run for a while, so a short job costs one round trip
+            # to claim and one to complete
             if lost.is_set() or cancelled.is_set():
                 return False
             if last[0] != name:
                 last[0] = name
-                self._observe(self.store.heartbeat(claim, self.name, name), lost, cancelled)
+                phases.setdefault(name, time.time())
+                if time.monotonic() - last[1] > self.PHASE_WRITE_AFTER:
+                    last[1] = time.monotonic()
+                    self._observe(self.store.heartbeat(claim, self.name, name), lost, cancelled)
             return not (lost.is_set() or cancelled.is_set())
 
         try:
@@ -133,7 +158,7 @@ class Worker:
         hb.join()
         if lost.is_set():
             return
-        self.store.finish(claim, self.name, **outcome)
+        self.store.finish(claim, self.name, phases=phases, **outcome)
 
     @staticmethod
     def _observe(status: str | None, lost: threading.Event, cancelled: threading.Event) -> None:
