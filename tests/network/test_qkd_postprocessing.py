@@ -104,3 +104,24 @@ def test_authenticated_channel_accepts_and_rejects() -> None:
     short = AuthenticatedChannel(KeyPool(bytearray(20)), KeyPool(bytearray(20)))
     with pytest.raises(AuthenticationError, match="exhausted"):
         short.send("alice", b"x")
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(1, 1500),
+    q=st.floats(0.0, 0.2),
+    passes=st.integers(1, 6),
+    k1=st.one_of(st.none(), st.integers(1, 64)),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_cascade_kernel_equals_reference_hypothesis(
+    n: int, q: float, passes: int, k1: int | None, seed: int
+) -> None:
+    a, b = _noisy(n, q, seed)
+    fast = cascade(a, b, q, seed, passes=passes, k1=k1)
+    ref = cascade_reference(a, b, q, seed, passes=passes, k1=k1)
+    assert np.array_equal(fast.corrected, ref.corrected)
+    assert np.array_equal(fast.parities, ref.parities)
+    assert fast.leaked_bits == ref.leaked_bits
+    # every flip corrects a real error
+    assert int(np.sum(fast.corrected != a)) == int(np.sum(a != b)) - fast.errors_corrected

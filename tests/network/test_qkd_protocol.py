@@ -123,3 +123,17 @@ def test_pulse_scan_kernel_equals_numpy_reference(seed: int) -> None:
     thr_evt = rng.integers(0, 2**48, 3).astype(np.uint64)
     for got, ref in zip(_scan(w, thr_cls, thr_evt), _scan_reference(w, thr_cls, thr_evt), strict=True):
         assert np.array_equal(got, ref)
+
+
+def test_failed_verification_discards_the_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    import qvalley.network.qkd.protocol as proto
+    from qvalley.network.qkd.cascade import cascade as real
+
+    def broken(alice, bob, qber, seed):  # type: ignore[no-untyped-def]
+        r = real(alice, bob, qber, seed, passes=1, k1=alice.size)  # one parity: leaves errors
+        return r
+
+    monkeypatch.setattr(proto, "cascade", broken)
+    r = run_link(GYS, 25e3, 30_000_000, seed=5)
+    assert r.aborted and "verification" in (r.abort_reason or "") and r.secret_bits == 0
+    assert r.alice_key.size == 0 and r.bob_key.size == 0
