@@ -38,6 +38,7 @@ class _Step:
     k: int
     n: int
     shape: tuple[int, ...]
+    flip: bool  # compute (B^T A^T) so the result is laid out keep_b + keep_a
     eq: str | None  # einsum fallback for hyper/batch indices
 
 
@@ -53,7 +54,7 @@ def _block(pos: list[int], ndim: int) -> str | None:
 
 
 def _plan_pair(a: tuple[str, ...], b: tuple[str, ...], out: set[str],
-               size: dict[str, int]) -> tuple[Any, ...]:
+               size: dict[str, int], nxt: set[str] | None = None) -> tuple[Any, ...]:
     shared = [i for i in a if i in b]
     contracted = [i for i in shared if i not in out]
     if len(contracted) != len(shared) or any(i not in out for i in a + b if i not in shared):
@@ -86,7 +87,15 @@ def _plan_pair(a: tuple[str, ...], b: tuple[str, ...], out: set[str],
     m = math.prod(size[i] for i in keep_a)
     k = math.prod(size[i] for i in order)
     n = math.prod(size[i] for i in keep_b)
-    return ("dot", lperm, ltrans, rperm, rtrans, m, k, n, tuple(keep_a + keep_b))
+    # lay the result out so that the indices its own next contraction sums over form a block
+    flip = False
+    if nxt:
+        first = tuple(keep_a + keep_b)
+        if _block([first.index(i) for i in nxt if i in first], len(first)) is None:
+            second = tuple(keep_b + keep_a)
+            flip = _block([second.index(i) for i in nxt if i in second], len(second)) is not None
+    return ("dot", lperm, ltrans, rperm, rtrans, m, k, n,
+            tuple(keep_b + keep_a) if flip else tuple(keep_a + keep_b), flip)
 
 
 class Executor:
@@ -121,21 +130,28 @@ class Executor:
         nxt = ninp
         if tree.N == 1:
             self.root = 0
-        for p, lft, r in tree.traverse():
+        order = list(tree.traverse())
+        summed_next: dict[Any, set[str]] = {}
+        for p, lft, r in order:
+            pout = set(tree.get_inds(p))
+            common = (set(tree.get_inds(lft)) & set(tree.get_inds(r))) - pout - sliced
+            summed_next[lft] = summed_next[r] = common
+        for p, lft, r in order:
             li, ri = slot[lft], slot[r]
             out = set(i for i in tree.get_inds(p) if i not in sliced)
-            plan = _plan_pair(terms[li], terms[ri], out, size)
+            plan = _plan_pair(terms[li], terms[ri], out, size, summed_next.get(p))
             a, b = terms[li], terms[ri]
             if plan[0] == "einsum":
                 ptm = tuple(i for i in tree.get_inds(p) if i not in sliced)
                 from .network import _eq
 
-                steps.append(_Step(li, ri, nxt, None, False, None, False, 0, 0, 0, (), _eq(a, b, ptm)))
+                steps.append(_Step(li, ri, nxt, None, False, None, False, 0, 0, 0, (), False,
+                                   _eq(a, b, ptm)))
                 terms[nxt] = ptm
             else:
-                _, lp, lt, rp, rt, m, k, n, ptm = plan
+                _, lp, lt, rp, rt, m, k, n, ptm, flip = plan
                 steps.append(_Step(li, ri, nxt, lp, lt, rp, rt, m, k, n,
-                                   tuple(size[i] for i in ptm), None))
+                                   tuple(size[i] for i in ptm), flip, None))
                 terms[nxt] = ptm
             var[nxt] = var[li] or var[ri]
             hasslice[nxt] = hasslice[li] or hasslice[ri]
@@ -182,7 +198,7 @@ class Executor:
                 if s.rperm is not None:
                     b = xp.ascontiguousarray(b.transpose(s.rperm))
                 b2 = b.reshape(s.n, s.k).T if s.rtrans else b.reshape(s.k, s.n)
-                c = xp.matmul(a2, b2).reshape(s.shape)
+                c = (xp.matmul(b2.T, a2.T) if s.flip else xp.matmul(a2, b2)).reshape(s.shape)
             if cache is not None and s.parent in self.const:
                 cache[s.parent] = c
             buf[s.parent] = c
