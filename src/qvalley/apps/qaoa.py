@@ -128,7 +128,7 @@ def _scale(diagonal: np.ndarray) -> float:
     return max(float(np.std(diagonal)), 1e-12)
 
 
-def _grid_p1(diagonal: np.ndarray, points: int = 24) -> np.ndarray:
+def _grid_p1(diagonal: np.ndarray, points: int = 12) -> np.ndarray:
     s = _scale(diagonal)
     best, arg = np.inf, np.zeros(2)
     for g in np.linspace(0.02, np.pi, points) / s:
