@@ -144,8 +144,9 @@ def validate_body(body: dict[str, Any], limits: Limits) -> tuple[dict[str, Any],
         if c.num_qubits > dev.num_qubits:
             raise LimitError(f"programs[{i}]: {c.num_qubits} qubits exceed the {dev.num_qubits} qubits "
                              f"of device {dev.name} (qubits per device)")
-        if c.num_qubits > limits.max_simulated_qubits:
-            raise LimitError(f"programs[{i}]: {c.num_qubits} qubits exceed the emulation limit of "
+        used = len({q for op in c.operations for q in op.qubits})  # the emulator simulates only these
+        if used > limits.max_simulated_qubits:
+            raise LimitError(f"programs[{i}]: {used} qubits in use exceed the emulation limit of "
                              f"{limits.max_simulated_qubits} qubits (max_simulated_qubits)")
         circuits.append(c)
     spec = {"programs": [{"format": p["format"], "source": p["source"]} for p in programs],
