@@ -137,3 +137,18 @@ def test_failed_verification_discards_the_block(monkeypatch: pytest.MonkeyPatch)
     r = run_link(GYS, 25e3, 30_000_000, seed=5)
     assert r.aborted and "verification" in (r.abort_reason or "") and r.secret_bits == 0
     assert r.alice_key.size == 0 and r.bob_key.size == 0
+
+
+@pytest.mark.parametrize(("lam", "kmin"), [(0.5, 2), (0.004, 1), (2.5, 1)])
+def test_truncated_poisson_matches_scipy(lam: float, kmin: int) -> None:
+    from scipy.stats import poisson
+
+    from qvalley.network.qkd.protocol import _truncated_poisson
+
+    n = 200_000
+    x = _truncated_poisson(np.random.default_rng(7), np.full(n, lam), kmin)
+    assert x.min() >= kmin
+    ks = np.arange(kmin, kmin + 6)
+    p = poisson.pmf(ks, lam) / poisson.sf(kmin - 1, lam)
+    emp = np.array([np.mean(x == k) for k in ks])
+    assert np.all(np.abs(emp - p) < 5 * np.sqrt(p * (1 - p) / n) + 1e-5)

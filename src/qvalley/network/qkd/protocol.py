@@ -115,21 +115,23 @@ def _rng(seed: int | np.random.Generator | None) -> np.random.Generator:
 
 
 def _truncated_poisson(rng: np.random.Generator, lam: NDArray[np.float64], kmin: int) -> NDArray[np.int64]:
-    """Poisson(lam) conditioned on >= kmin (inverse CDF on the tail, vectorised)."""
+    """Poisson(lam) conditioned on >= kmin: inverse CDF on the tail, one term at a time (O(size) memory)."""
     if lam.size == 0:
         return np.zeros(0, dtype=np.int64)
-    kmax = 40
-    ks = np.arange(kmax + 1)
-    logp = (
-        ks[None, :] * np.log(lam[:, None])
-        - lam[:, None]
-        - np.array([math.lgamma(k + 1) for k in ks])[None, :]
-    )
-    p = np.exp(logp)
-    p[:, :kmin] = 0.0
-    c = np.cumsum(p, axis=1)
-    u = rng.random(lam.size) * c[:, -1]
-    return np.minimum((c < u[:, None]).sum(axis=1), kmax).astype(np.int64)
+    kmax = 60
+    # P(K = k) / P(K >= kmin) accumulated from k = kmin upwards
+    log_tail = np.log(-np.expm1(-lam)) if kmin == 1 else np.log(-np.expm1(-lam) - lam * np.exp(-lam))
+    u = rng.random(lam.size)
+    out = np.full(lam.size, kmin, dtype=np.int64)
+    cum = np.zeros(lam.size)
+    log_lam = np.log(lam)
+    for k in range(kmin, kmax):
+        cum += np.exp(k * log_lam - lam - math.lgamma(k + 1) - log_tail)
+        above = u >= cum
+        if not above.any():
+            break
+        out += above
+    return out
 
 
 def _classes(w: NDArray[np.uint64], thr_cls: NDArray[np.uint64]) -> NDArray[np.uint8]:
@@ -255,9 +257,11 @@ def simulate_pulses(
     d1 = table[3].astype(bool)
     cls = np.concatenate(cls_l) if cls_l else np.zeros(0, dtype=np.uint8)
     m = pulse.size
-    a_bit = rng.integers(0, 2, m, dtype=np.uint8)
-    a_basis = rng.integers(0, 2, m, dtype=np.uint8)
-    b_basis = rng.integers(0, 2, m, dtype=np.uint8)
+    rb = rng.bit_generator.random_raw(m)  # one word per event: independent fair bits
+    a_bit = (rb & np.uint64(1)).astype(np.uint8)
+    a_basis = ((rb >> np.uint64(1)) & np.uint64(1)).astype(np.uint8)
+    b_basis = ((rb >> np.uint64(2)) & np.uint64(1)).astype(np.uint8)
+    squash_bit = ((rb >> np.uint64(3)) & np.uint64(1)).astype(np.uint8)
     src_bit = a_bit.copy()
     src_basis = a_basis.copy()
     k = np.zeros(m, dtype=np.int64)
@@ -268,9 +272,10 @@ def simulate_pulses(
         k[pe] = _truncated_poisson(rng, lam_e * eta, 1)
     elif eve == "intercept-resend":
         attacked[pe] = True
-        e_basis = rng.integers(0, 2, pe.size, dtype=np.uint8)
+        e_basis = ((rb[pe] >> np.uint64(4)) & np.uint64(1)).astype(np.uint8)
         same = e_basis == a_basis[pe]
-        e_bit = np.where(same, a_bit[pe], rng.integers(0, 2, pe.size, dtype=np.uint8)).astype(np.uint8)
+        e_guess = ((rb[pe] >> np.uint64(5)) & np.uint64(1)).astype(np.uint8)
+        e_bit = np.where(same, a_bit[pe], e_guess).astype(np.uint8)
         src_bit[pe] = e_bit
         src_basis[pe] = e_basis
         k[pe] = (rng.random(pe.size) < eta).astype(np.int64)  # the resent photon crosses the fibre
@@ -280,7 +285,10 @@ def simulate_pulses(
         fwd = rng.random(pe.size) < p_fwd
         k[pe] = np.where(fwd, rng.binomial(n - 1, params.eta_bob), 0)
     p_wrong = np.where(src_basis == b_basis, params.e_d, 0.5)
-    wrong = rng.binomial(k, p_wrong)
+    # Binomial(k, p_wrong): a uniform for the (common) single photon, numpy's sampler for k >= 2
+    wrong = ((k >= 1) & (rng.random(m) < p_wrong)).astype(np.int64)
+    multi = np.flatnonzero(k >= 2)
+    wrong[multi] = rng.binomial(k[multi], p_wrong[multi])
     right = k - wrong
     # detector "src_bit" gets the right photons, the other detector the wrong ones (when bases match;
     # otherwise 'right'/'wrong' are a fair split and the labels do not matter)
@@ -290,7 +298,7 @@ def simulate_pulses(
     c0 = np.where(src_bit == 1, click_wrong, click_right) | d0
     clicked = c0 | c1
     both = c0 & c1
-    b_bit = np.where(both, rng.integers(0, 2, m, dtype=np.uint8), c1.astype(np.uint8)).astype(np.uint8)
+    b_bit = np.where(both, squash_bit, c1.astype(np.uint8)).astype(np.uint8)
     keep = np.flatnonzero(clicked)
     return Detections(
         pulse=pulse[keep],
