@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 
-connection = context.config.attributes["connection"]
-context.configure(connection=connection, target_metadata=None, render_as_batch=True)
-with context.begin_transaction():
-    context.run_migrations()
+
+def _run(config: Any) -> None:
+    context.configure(connection=config.attributes["connection"], target_metadata=None,
+                      render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+try:
+    _config: Any = context.config
+except AttributeError:  # imported outside an Alembic run (doctest collection)
+    _config = None
+if _config is not None:
+    _run(_config)
