@@ -345,3 +345,22 @@ def test_google_sycamore_qsim_fixture_matches_quimb() -> None:
     np.testing.assert_allclose(np.abs(ours), np.abs(theirs), rtol=1e-9)
     phase = ours / theirs
     np.testing.assert_allclose(phase, phase[0], rtol=1e-9)
+
+
+def test_cli_checkpoint_with_several_bitstrings(tmp_path: object,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    c = sycamore_rcs(3, 4, 8, seed=1)
+    path = _write(tmp_path, c)
+    sv = qvalley.statevector(qvalley.load(path), precision="double")
+    ck = str(Path(str(tmp_path)) / "ck.npz")
+    args = ["amplitude", path, "--bitstring", "000000000101", "--bitstring", "110000000000",
+            "--max-memory", "4KiB", "--search-time", "0.3", "--checkpoint", ck, "--json"]
+    for _ in range(2):  # the second run resumes from the finished checkpoints
+        assert main(args) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["slices"] > 1
+        re_, im = out["amplitudes"]["110000000000"]
+        assert abs(complex(re_, im) - sv[0b110000000000]) < 1e-10
+    assert len(list(Path(str(tmp_path)).glob("ck.*.npz"))) == 2

@@ -239,6 +239,7 @@ class TensorNetworkSimulator:
         self.checkpoint = checkpoint
         self.max_repeats = max_repeats
         self._plans: dict[tuple[int, ...], tuple[Network, Plan, dict[int, np.ndarray]]] = {}
+        self._groups = 1
 
     def plan(self, open_qubits: Sequence[int] = ()) -> Plan:
         """The plan for amplitudes with ``open_qubits`` left open (made once, then reused)."""
@@ -266,8 +267,13 @@ class TensorNetworkSimulator:
                   for a in replay(pl.simplified, leaves, net.variable, cache)]
         ck_key = hashlib.sha256((repr(pl.tree.get_path()) + repr(sorted(pl.tree.sliced_inds))
                                  + bits + self.precision).encode()).hexdigest()
+        ck = None
+        if self.checkpoint is not None:
+            ck = Path(self.checkpoint)
+            if self._groups > 1:  # one file per contraction: FILE.<key>.npz next to FILE
+                ck = ck.with_name(f"{ck.stem}.{ck_key[:12]}.npz")
         res = contract(pl.executor, arrays, threads=self.threads, cluster=self.cluster,
-                       checkpoint=self.checkpoint, key=ck_key, progress=self.progress,
+                       checkpoint=ck, key=ck_key, progress=self.progress,
                        backend=self.backend, use_cache=pl.slices == 1)
         return np.asarray(res).reshape(-1)
 
@@ -285,6 +291,7 @@ class TensorNetworkSimulator:
         cols = {self.n - 1 - q for q in opens}
         for i, b in enumerate(bits):
             groups.setdefault("".join("0" if j in cols else ch for j, ch in enumerate(b)), []).append(i)
+        self._groups = len(groups)
         for rep, idx in groups.items():
             vec = self._contract(opens, rep)
             for i in idx:
