@@ -90,3 +90,10 @@ def test_traffic_and_portfolio_json(capsys: pytest.CaptureFixture[str]) -> None:
     path = str(resources.files("qvalley.apps").joinpath("data", "portfolio_4.json"))
     rc, out, _ = _run(["portfolio", "--file", path, "--json"], capsys)
     assert rc == 0 and json.loads(out)["selection"] == [1, 0, 1, 0]
+
+
+def test_cli_optimizer_names_match_library() -> None:
+    from qvalley.apps.optimizers import METHODS
+    from qvalley.cli.apps import OPTIMIZERS
+
+    assert tuple(OPTIMIZERS) == tuple(METHODS)

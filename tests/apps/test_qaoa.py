@@ -171,3 +171,26 @@ def test_bad_depth() -> None:
         optimize_qaoa(np.zeros(4), 0)
     with pytest.raises(AppsError):
         optimize_qaoa(np.zeros(3), 1)
+
+
+def test_qaoa_circuit_matches_diagonal_engine() -> None:
+    from qvalley import statevector
+    from qvalley.apps.qaoa import qaoa_circuit
+
+    rng = np.random.default_rng(5)
+    q = QUBO(rng.normal(size=4), rng.normal(size=(4, 4)))
+    g, b = rng.normal(size=2), rng.normal(size=2)
+    a = np.asarray(statevector(qaoa_circuit(q, g, b)))
+    ref = qaoa_state(q.diagonal(), g, b)
+    ph = np.vdot(a, ref)
+    assert abs(abs(ph) - 1) < 1e-5
+    np.testing.assert_allclose(a * ph, ref, atol=1e-5)
+
+
+def test_sampling_on_ideal_device_agrees() -> None:
+    from qvalley.apps.qaoa import sample_on_device
+
+    g = nx.complete_bipartite_graph(3, 3)
+    r = qaoa_maxcut(g, 1)
+    d = sample_on_device(maxcut_qubo(g), r.gammas, r.betas, "ideal", shots=4000, seed=2)
+    assert abs(-d["mean_energy"] - r.expected_cut) < 0.15

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 Handler = Callable[[argparse.Namespace], int]
+# = qvalley.apps.optimizers.METHODS (kept literal so that building the parser imports no numerics)
+OPTIMIZERS = ("L-BFGS-B", "BFGS", "SLSQP", "COBYLA", "SPSA", "Adam")
 
 
 def _pos_int(text: str) -> int:
@@ -40,9 +42,22 @@ def cmd_qaoa_maxcut(a: argparse.Namespace) -> int:
     g = load_graph(a.graph)
     r = qaoa_maxcut(g, a.p, init=a.init)
     out = r.to_dict()
+    if a.device is not None:
+        from ..apps.qaoa import sample_on_device
+        from ..apps.qubo import maxcut_qubo
+
+        d = sample_on_device(maxcut_qubo(g), r.gammas, r.betas, a.device, shots=a.shots,
+                             seed=a.seed)
+        out["device"] = {"device": d["device"], "shots": d["shots"], "method": d["method"],
+                         "expected_cut": -d["mean_energy"], "best_cut": -d["best_energy"],
+                         "best_bitstring": d["best_bitstring"]}
     if a.json:
         print(json.dumps(out))
         return 0
+    if "device" in out:
+        dv = out["device"]
+        print(f"on {dv['device']} ({dv['shots']} shots, {dv['method']}): mean cut "
+              f"{dv['expected_cut']:.4f}, best sampled cut {dv['best_cut']:g} ({dv['best_bitstring']})")
     _table(f"QAOA MaxCut, {a.graph}, p={a.p}", [
         ("nodes / edges", f"{r.num_nodes} / {r.num_edges}"),
         ("expected cut", f"{r.expected_cut:.6f}"),
@@ -218,6 +233,10 @@ def register(sub: Any) -> dict[str, Handler]:
     mc.add_argument("--graph", required=True, help="cube, petersen, k33 or a FILE (edge list / JSON)")
     mc.add_argument("--p", type=_pos_int, default=1, help="QAOA depth")
     mc.add_argument("--init", choices=("interp", "ramp"), default="interp")
+    mc.add_argument("--device", default=None,
+                    help="also sample the optimised circuit on this emulated device (with its noise)")
+    mc.add_argument("--shots", type=_pos_int, default=2000)
+    mc.add_argument("--seed", type=int, default=0)
     mc.add_argument("--json", action="store_true")
     qaoa_handlers: dict[str, Handler] = {"maxcut": cmd_qaoa_maxcut}
 
@@ -225,8 +244,6 @@ def register(sub: Any) -> dict[str, Handler]:
         return qaoa_handlers[a.qaoa_command](a)
 
     handlers: dict[str, Handler] = {"qaoa": dispatch_qaoa}
-
-    from ..apps.optimizers import METHODS
 
     v = sub.add_parser("vqe", help="VQE for H2 / LiH (STO-3G) on the statevector, optional device")
     v.add_argument("--molecule", required=True, choices=("H2", "LiH"))
@@ -236,7 +253,7 @@ def register(sub: Any) -> dict[str, Handler]:
     v.add_argument("--plot", default=None, help="with --scan: write a PNG of the curve")
     v.add_argument("--ansatz", choices=("uccsd", "hea"), default="uccsd")
     v.add_argument("--layers", type=_pos_int, default=2, help="hardware-efficient layers")
-    v.add_argument("--optimizer", choices=METHODS, default="L-BFGS-B")
+    v.add_argument("--optimizer", choices=OPTIMIZERS, default="L-BFGS-B")
     v.add_argument("--maxiter", type=_pos_int, default=1000)
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--device", default=None,
