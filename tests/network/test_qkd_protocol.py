@@ -152,3 +152,17 @@ def test_truncated_poisson_matches_scipy(lam: float, kmin: int) -> None:
     p = poisson.pmf(ks, lam) / poisson.sf(kmin - 1, lam)
     emp = np.array([np.mean(x == k) for k in ks])
     assert np.all(np.abs(emp - p) < 5 * np.sqrt(p * (1 - p) / n) + 1e-5)
+
+
+def test_authentication_pool_is_replenished_and_chains_blocks() -> None:
+    pool = bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8))
+    r1 = run_link(GYS, 20e3, 20_000_000, seed=21, auth_pool=pool)
+    assert not r1.aborted
+    assert len(r1.auth_pool) == len(pool) and r1.auth_pool != pool  # refilled from the new key
+    used = r1.auth_key_bits // 8
+    assert r1.auth_pool[: len(pool) - used] == pool[used:]  # consumed from the front ...
+    assert r1.auth_pool[len(pool) - used :] != pool[:used]  # ... refilled with fresh key at the back
+    r2 = run_link(GYS, 20e3, 20_000_000, seed=22, auth_pool=r1.auth_pool)
+    assert not r2.aborted and np.array_equal(r2.alice_key, r2.bob_key)
+    bad = run_link(GYS, 20e3, 2_000_000, eve="intercept-resend", seed=23, auth_pool=pool)
+    assert bad.aborted and len(bad.auth_pool) == len(pool) - bad.auth_key_bits // 8

@@ -95,6 +95,7 @@ class LinkResult:
     e1_upper: float = 0.5
     auth_messages: int = 0
     auth_key_bits: int = 0
+    auth_pool: bytes = field(default=b"", repr=False)
 
     def to_dict(self) -> dict[str, object]:
         """The CLI's JSON fields."""
@@ -313,6 +314,13 @@ def simulate_pulses(
     )
 
 
+def _pool_after(chan: AuthenticatedChannel) -> bytes:
+    a = bytes(chan.pools["alice"].data)
+    if a != bytes(chan.pools["bob"].data):  # pragma: no cover - both ends consume in lock step
+        raise QKDError("the two ends' authentication pools diverged")
+    return a
+
+
 def _pack(bits: NDArray[np.uint8]) -> bytes:
     return bytes(np.packbits(bits.astype(np.uint8)).tobytes())
 
@@ -346,7 +354,10 @@ def run_link(
         mu, nu, probs: signal and weak-decoy intensities; probabilities of signal, weak, vacuum.
         sample_fraction: share of signal sifted bits disclosed to estimate the QBER.
         n_sigma: standard deviations of statistical fluctuation in the decoy estimate.
-        auth_pool: the pre-shared authentication key (default: 4 KiB drawn from ``seed``).
+        auth_pool: the pre-shared authentication key (default: 4 KiB drawn from ``seed``). Pass the
+            previous block's ``LinkResult.auth_pool`` to chain blocks: a successful block returns the
+            pool refilled to its starting size from its own key; an aborted block returns it
+            depleted by what its messages used.
 
     Returns:
         A :class:`LinkResult`; ``alice_key`` and ``bob_key`` are the final keys (empty when aborted).
@@ -376,6 +387,7 @@ def run_link(
             seconds=time.perf_counter() - t0,
             auth_messages=chan.messages,
             auth_key_bits=8 * chan.key_bytes_used,
+            auth_pool=_pool_after(chan),
             **base,  # type: ignore[arg-type]
         )
 
