@@ -166,3 +166,22 @@ def test_authentication_pool_is_replenished_and_chains_blocks() -> None:
     assert not r2.aborted and np.array_equal(r2.alice_key, r2.bob_key)
     bad = run_link(GYS, 20e3, 2_000_000, eve="intercept-resend", seed=23, auth_pool=pool)
     assert bad.aborted and len(bad.auth_pool) == len(pool) - bad.auth_key_bits // 8
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--distance", "-1"], "--distance"),
+        (["--distance", "10", "--pulses", "10"], "--pulses"),
+        (["--distance", "10", "--eve", "mallory"], "--eve"),
+    ],
+)
+def test_cli_link_bad_input_is_one_line(args: list[str], needle: str) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "qvalley.cli.main", "qkd", "link", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2 and needle in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
