@@ -194,3 +194,14 @@ def test_sampling_on_ideal_device_agrees() -> None:
     r = qaoa_maxcut(g, 1)
     d = sample_on_device(maxcut_qubo(g), r.gammas, r.betas, "ideal", shots=4000, seed=2)
     assert abs(-d["mean_energy"] - r.expected_cut) < 0.15
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(1, 11), st.floats(-3, 3), st.integers(0, 2**32 - 1))
+def test_mixer_kernel_matches_numpy_reference(n: int, beta: float, seed: int) -> None:
+    from qvalley.apps.qaoa import _mixer, _mixer_kernel
+
+    rng = np.random.default_rng(seed)
+    psi = rng.normal(size=1 << n) + 1j * rng.normal(size=1 << n)
+    np.testing.assert_allclose(_mixer_kernel(psi.copy(), n, beta), _mixer(psi.copy(), n, beta),
+                               atol=1e-12)
