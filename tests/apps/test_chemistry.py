@@ -204,3 +204,22 @@ def test_optimizer_history_and_seed() -> None:
     assert np.array_equal(a.x, b.x) and a.fun < 3
     with pytest.raises(Exception, match="optimizer"):
         minimize(f, np.zeros(3), "newton")
+
+
+def test_hea_at_zero_is_the_reference_and_parity_vqe(h2: MolecularData, lih: MolecularData) -> None:
+    from qvalley.apps.vqe import make_ansatz, reference_index
+
+    a = HardwareEfficient(6, 3, initial_index=0b100101)
+    psi = a.state(np.zeros(a.num_parameters))
+    assert psi[0b100101] == pytest.approx(1.0)
+    for mapping, red in (("jordan_wigner", False), ("parity", False), ("parity", True)):
+        h = qubit_hamiltonian(lih, mapping, red).to_sparse()
+        i = reference_index(lih, mapping, red)
+        assert h[i, i].real == pytest.approx(lih.hf_energy, abs=1e-8)  # type: ignore[index]
+        ans = make_ansatz(lih, "hea", 2, mapping, red)
+        v, _ = ans.value_and_grad(np.zeros(ans.num_parameters), h.real)  # type: ignore[attr-defined]
+        assert v == pytest.approx(lih.hf_energy, abs=1e-8)
+    r = run_vqe(h2, ansatz="hea", layers=1, mapping="parity", two_qubit_reduction=True)
+    assert r.num_qubits == 2 and abs(r.error) < CHEMICAL_ACCURACY  # type: ignore[arg-type]
+    with pytest.raises(Exception, match="Jordan-Wigner"):
+        make_ansatz(h2, "uccsd", mapping="parity")

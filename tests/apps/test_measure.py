@@ -55,7 +55,7 @@ def test_shot_estimate_matches_exact_within_error() -> None:
     a = HardwareEfficient(4, 1, initial_index=0b0101)
     theta = np.random.default_rng(3).normal(scale=0.5, size=a.num_parameters)
     exact = float(a.state(theta) @ (h.to_matrix().real @ a.state(theta)))
-    est = estimate(hea_circuit(4, 1, theta, 0b0101), h, shots=20000, seed=5)
+    est = estimate(hea_circuit(4, 1, theta, a.start_index), h, shots=20000, seed=5)
     assert abs(est.value - exact) < 5 * est.stderr + 1e-9
     assert est.groups == len(group_qwc(h))
 
@@ -65,7 +65,7 @@ def test_parameter_shift_matches_adjoint() -> None:
     a = HardwareEfficient(4, 1, initial_index=0b0101)
     theta = np.random.default_rng(4).normal(scale=0.5, size=a.num_parameters)
     _, g_adj = a.value_and_grad(theta, h.to_matrix().real)
-    g_ps = parameter_shift_gradient(lambda t: hea_circuit(4, 1, t, 0b0101), theta, h,
+    g_ps = parameter_shift_gradient(lambda t: hea_circuit(4, 1, t, a.start_index), theta, h,
                                     shots=4000, seed=1)
     assert np.max(np.abs(g_ps - g_adj)) < 0.15
 

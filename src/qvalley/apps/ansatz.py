@@ -122,7 +122,9 @@ class UCCSD:
 class HardwareEfficient:
     """``layers`` × (RY on every qubit, CNOT ladder ``q → q+1``), then a final RY layer.
 
-    Starts from ``initial_index`` (e.g. the HF determinant) so that ``θ = 0`` is the reference state.
+    At ``θ = 0`` the circuit is a permutation of basis states (the CNOT ladders), so it starts from
+    ``start_index`` = that permutation's inverse applied to ``initial_index``: ``θ = 0`` is then
+    exactly the reference state (e.g. the HF determinant), not a CNOT-scrambled one.
     """
 
     def __init__(self, n_qubits: int, layers: int = 2, initial_index: int = 0) -> None:
@@ -137,6 +139,11 @@ class HardwareEfficient:
         for q in range(n_qubits - 1):
             perm = np.where((idx >> q) & 1, idx ^ (1 << (q + 1)), idx)
             self._cnots.append(perm)
+        k = int(initial_index)
+        for kind, q, _ in reversed(self._ops()):
+            if kind == "cx":
+                k = int(self._cnots[q][k])
+        self.start_index = k
 
     @property
     def num_parameters(self) -> int:
@@ -174,7 +181,7 @@ class HardwareEfficient:
         if len(theta) != self.num_parameters:
             raise AppsError(f"expected {self.num_parameters} parameters, got {len(theta)}")
         psi = np.zeros(1 << self.n_qubits)
-        psi[self.initial_index] = 1.0
+        psi[self.start_index] = 1.0
         for kind, q, k in self._ops():
             if kind == "ry":
                 self._ry(psi, q, float(theta[k]))

@@ -122,11 +122,14 @@ def parameter_shift_gradient(build: Callable[[np.ndarray], Circuit], theta: np.n
     return g
 
 
-def hea_circuit(n_qubits: int, layers: int, theta: Sequence[float], initial_index: int = 0) -> Circuit:
-    """The :class:`~qvalley.apps.ansatz.HardwareEfficient` ansatz as a :class:`Circuit`."""
+def hea_circuit(n_qubits: int, layers: int, theta: Sequence[float], start_index: int = 0) -> Circuit:
+    """The :class:`~qvalley.apps.ansatz.HardwareEfficient` ansatz as a :class:`Circuit`.
+
+    ``start_index`` is the basis state the ansatz starts from (its ``start_index`` attribute).
+    """
     c = Circuit(n_qubits)
     for q in range(n_qubits):
-        if (initial_index >> q) & 1:
+        if (start_index >> q) & 1:
             c.x(q)
     k = 0
     for layer in range(layers + 1):
@@ -142,13 +145,15 @@ def hea_circuit(n_qubits: int, layers: int, theta: Sequence[float], initial_inde
 def device_energy(mol: Any, res: Any, device: str, *, shots: int = 4000, seed: int | None = 0
                   ) -> dict[str, Any]:
     """Energy of a finished hardware-efficient VQE state measured with shots on ``device``."""
-    from .ansatz import hartree_fock_index
-    from .vqe import qubit_hamiltonian
+    from .ansatz import HardwareEfficient
+    from .vqe import qubit_hamiltonian, reference_index
 
     if res.ansatz != "hea":
         raise AppsError("--device runs the circuit on an emulated processor; use --ansatz hea "
                         "(UCCSD is applied as exact statevector rotations, not as a circuit)")
-    layers = len(res.parameters) // mol.n_qubits - 1
-    c = hea_circuit(mol.n_qubits, layers, res.parameters,
-                    hartree_fock_index(mol.n_orbitals, mol.n_alpha, mol.n_beta))
-    return estimate(c, qubit_hamiltonian(mol), device=device, shots=shots, seed=seed).to_dict()
+    n = res.num_qubits
+    layers = len(res.parameters) // n - 1
+    a = HardwareEfficient(n, layers, reference_index(mol, res.mapping, res.two_qubit_reduction))
+    c = hea_circuit(n, layers, res.parameters, a.start_index)
+    obs = qubit_hamiltonian(mol, res.mapping, res.two_qubit_reduction)
+    return estimate(c, obs, device=device, shots=shots, seed=seed).to_dict()

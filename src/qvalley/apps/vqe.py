@@ -67,6 +67,8 @@ class VQEResult:
     parameters: tuple[float, ...] = field(repr=False, default=())
     history: tuple[float, ...] = field(repr=False, default=())
     hf_energy: float | None = None
+    mapping: str = "jordan_wigner"
+    two_qubit_reduction: bool = False
 
     @property
     def error(self) -> float | None:
@@ -77,26 +79,56 @@ class VQEResult:
                 "error": self.error, "iterations": self.iterations,
                 "evaluations": self.evaluations, "seconds": self.seconds,
                 "num_qubits": self.num_qubits, "num_parameters": self.num_parameters,
-                "ansatz": self.ansatz, "optimizer": self.optimizer, "hf_energy": self.hf_energy}
+                "ansatz": self.ansatz, "optimizer": self.optimizer, "hf_energy": self.hf_energy,
+                "mapping": self.mapping, "two_qubit_reduction": self.two_qubit_reduction}
 
 
-def make_ansatz(mol: MolecularData, ansatz: str = "uccsd", layers: int = 2
+def reference_index(mol: MolecularData, mapping: str = "jordan_wigner",
+                    two_qubit_reduction: bool = False) -> int:
+    """Basis index of the Hartree–Fock state under ``mapping`` (parity: prefix parities)."""
+    occ = hartree_fock_index(mol.n_orbitals, mol.n_alpha, mol.n_beta)
+    if mapping == "jordan_wigner":
+        return occ
+    if mapping != "parity":
+        raise AppsError(f"unknown mapping {mapping!r} (jordan_wigner, parity)")
+    par, bit = 0, 0
+    for j in range(mol.n_qubits):
+        bit ^= (occ >> j) & 1
+        par |= bit << j
+    if not two_qubit_reduction:
+        return par
+    qa, qt = mol.n_orbitals - 1, mol.n_qubits - 1
+    low = par & ((1 << qa) - 1)
+    mid = (par >> (qa + 1)) & ((1 << (qt - qa - 1)) - 1)
+    return low | (mid << qa)
+
+
+def make_ansatz(mol: MolecularData, ansatz: str = "uccsd", layers: int = 2,
+                mapping: str = "jordan_wigner", two_qubit_reduction: bool = False
                 ) -> UCCSD | HardwareEfficient:
     if ansatz == "uccsd":
+        if mapping != "jordan_wigner":
+            raise AppsError("the UCCSD ansatz acts in the Jordan-Wigner occupation basis; use "
+                            "--mapping jordan_wigner or --ansatz hea")
         return UCCSD(mol.n_orbitals, mol.n_alpha, mol.n_beta)
     if ansatz == "hea":
-        return HardwareEfficient(mol.n_qubits, layers,
-                                 hartree_fock_index(mol.n_orbitals, mol.n_alpha, mol.n_beta))
+        n = mol.n_qubits - (2 if two_qubit_reduction else 0)
+        return HardwareEfficient(n, layers, reference_index(mol, mapping, two_qubit_reduction))
     raise AppsError(f"unknown ansatz {ansatz!r} (uccsd, hea)")
 
 
 def run_vqe(mol: MolecularData, *, ansatz: str = "uccsd", optimizer: str = "L-BFGS-B",
             layers: int = 2, maxiter: int = 1000, seed: int | None = 0,
-            initial: np.ndarray | None = None) -> VQEResult:
-    """VQE on the exact statevector with adjoint gradients (Jordan–Wigner)."""
+            initial: np.ndarray | None = None, mapping: str = "jordan_wigner",
+            two_qubit_reduction: bool = False) -> VQEResult:
+    """VQE on the exact statevector with adjoint gradients.
+
+    ``mapping="parity"`` with ``two_qubit_reduction=True`` runs on two fewer qubits (HEA only).
+    """
     t0 = time.perf_counter()
-    h = qubit_hamiltonian(mol).to_sparse().real.tocsr()  # type: ignore[attr-defined]
-    a = make_ansatz(mol, ansatz, layers)
+    obs = qubit_hamiltonian(mol, mapping, two_qubit_reduction)
+    h = obs.to_sparse().real.tocsr()  # type: ignore[attr-defined]
+    a = make_ansatz(mol, ansatz, layers, mapping, two_qubit_reduction)
     if initial is not None:
         x0 = np.asarray(initial, dtype=float)
     elif ansatz == "hea":
@@ -105,8 +137,9 @@ def run_vqe(mol: MolecularData, *, ansatz: str = "uccsd", optimizer: str = "L-BF
         x0 = a.initial_point()
     res = minimize(lambda x: a.value_and_grad(x, h), x0, optimizer, maxiter=maxiter, seed=seed)
     return VQEResult(res.fun, mol.fci_energy, res.iterations, res.evaluations,
-                     time.perf_counter() - t0, mol.n_qubits, a.num_parameters, ansatz, res.method,
-                     tuple(map(float, res.x)), res.history, mol.hf_energy)
+                     time.perf_counter() - t0, obs.num_qubits, a.num_parameters, ansatz,
+                     res.method, tuple(map(float, res.x)), res.history, mol.hf_energy, mapping,
+                     two_qubit_reduction)
 
 
 def dissociation_curve(molecule: str, bond_lengths: list[float], **kw: Any
@@ -123,4 +156,4 @@ def dissociation_curve(molecule: str, bond_lengths: list[float], **kw: Any
 
 
 __all__ = ["ANGSTROM", "CHEMICAL_ACCURACY", "VQEResult", "dissociation_curve", "make_ansatz",
-           "qubit_hamiltonian", "run_vqe", "sector_ground_energy"]
+           "qubit_hamiltonian", "reference_index", "run_vqe", "sector_ground_energy"]

@@ -96,7 +96,8 @@ def cmd_vqe(a: argparse.Namespace) -> int:
     from ..apps.vqe import dissociation_curve, run_vqe
 
     kw = {"ansatz": a.ansatz, "optimizer": a.optimizer, "layers": a.layers, "maxiter": a.maxiter,
-          "seed": a.seed}
+          "seed": a.seed, "mapping": "parity" if a.mapping == "parity" else "jordan_wigner",
+          "two_qubit_reduction": a.mapping == "parity"}
     if a.scan is not None:
         curve = dissociation_curve(a.molecule, [r * ANGSTROM for r in a.scan], **kw)
         rows = [{"bond_length": r / ANGSTROM, **res.to_dict()} for r, res in curve]
@@ -253,6 +254,8 @@ def register(sub: Any) -> dict[str, Handler]:
     v.add_argument("--plot", default=None, help="with --scan: write a PNG of the curve")
     v.add_argument("--ansatz", choices=("uccsd", "hea"), default="uccsd")
     v.add_argument("--layers", type=_pos_int, default=2, help="hardware-efficient layers")
+    v.add_argument("--mapping", choices=("jw", "parity"), default="jw",
+                   help="jw: Jordan-Wigner; parity: parity mapping with two-qubit reduction (hea)")
     v.add_argument("--optimizer", choices=OPTIMIZERS, default="L-BFGS-B")
     v.add_argument("--maxiter", type=_pos_int, default=1000)
     v.add_argument("--seed", type=int, default=0)
