@@ -80,8 +80,11 @@ def test_vqe_device_needs_hea(capsys: pytest.CaptureFixture[str]) -> None:
     assert rc == 2 and "--ansatz hea" in err
 
 
-def test_traffic_and_portfolio_json(capsys: pytest.CaptureFixture[str]) -> None:
-    rc, out, _ = _run(["traffic", "--cars", "3", "--routes", "2", "--p", "1", "--json"], capsys)
+def test_traffic_and_portfolio_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    png = tmp_path / "loads.png"
+    rc, out, _ = _run(["traffic", "--cars", "3", "--routes", "2", "--p", "1", "--plot", str(png),
+                       "--json"], capsys)
+    assert png.read_bytes()[:4] == b"\x89PNG"
     assert rc == 0
     d = json.loads(out)
     assert d["congestion_exact"] <= d["congestion_before"] and d["num_qubits"] == 6
