@@ -174,3 +174,11 @@ def test_sse_events_stream_to_terminal(app_client: Any) -> None:
         text = "".join(r.iter_text())
     assert "QUEUED" in text and "RUNNING" in text and text.rstrip().endswith("}")
     assert '"status": "COMPLETED"' in text
+
+
+@pytest.mark.parametrize("token_id", ["793452604564587282432", "0", "-1", "abc"])
+def test_revoke_out_of_range_token_id_is_422(app_client: Any, token_id: str) -> None:
+    _, a, _ = app_client
+    with pytest.raises(ClientError) as e:
+        a.request("DELETE", f"/v1/tokens/{token_id}")
+    assert e.value.status == 422

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -305,7 +305,7 @@ def create_app(store: Store, *, workers: int = 0, limits: Limits | None = None,
         return {"token": secret, **token_view(row)}
 
     @app.delete("/v1/tokens/{token_id}", status_code=204, tags=["accounts"])
-    def revoke(token_id: int, u: User) -> None:
+    def revoke(token_id: Annotated[int, Path(ge=1, le=2**63 - 1)], u: User) -> None:
         store.revoke_token(u["id"], token_id)
 
     @app.get("/v1/usage", tags=["accounts"])
