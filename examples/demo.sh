@@ -51,7 +51,29 @@ qvalley run ghz.qasm3 --device zuchongzhi-2.1 --shots 2000 --seed 7
 echo; echo "== 6. Random circuit sampling on a 10-qubit region of zuchongzhi-2.1, scored by XEB"
 qvalley xeb --device zuchongzhi-2.1 --qubits 10 --cycles 10 --shots 500 --seed 1
 
-echo; echo "== 7. A bad input gets one clear line and exit code 2"
+echo; echo "== 7. Tensor networks: amplitudes of a 53-qubit Sycamore-layout random circuit"
+qvalley rcs --device sycamore-53 --qubits 53 --cycles 6 --seed 1 -o "$out/rcs53.qsim" > /dev/null
+qvalley plan "$out/rcs53.qsim" --search-time 3
+zeros=$(printf '0%.0s' $(seq 53))
+qvalley amplitude "$out/rcs53.qsim" --bitstring "$zeros" --search-time 3 --json
+
+echo; echo "== 8. QKD: decoy-state BB84 key rates, a 25 km link run pulse by pulse, an eavesdropper caught"
+qvalley qkd keyrate --distance 50 --decoy vacuum+weak
+qvalley qkd keyrate --max-distance --decoy infinite --json
+qvalley qkd link --distance 25 --seed 1
+qvalley qkd link --distance 25 --seed 1 --eve intercept-resend --json
+
+echo; echo "== 9. Applications: VQE for battery chemistry, QAOA MaxCut, traffic routing, a portfolio"
+qvalley vqe --molecule H2 --bond-length 0.735
+qvalley vqe --molecule LiH --bond-length 1.6
+qvalley qaoa maxcut --graph cube --p 1
+qvalley traffic
+qvalley portfolio --file ../src/qvalley/apps/data/portfolio_4.json
+
+echo; echo "== 10. The quantum cloud end to end: qvalley serve on a free port, jobs through the client"
+python -m qvalley.cloud.demo
+
+echo; echo "== 11. A bad input gets one clear line and exit code 2"
 printf 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncx q[0], q[5];\n' > "$out/bad.qasm"
 if qvalley run "$out/bad.qasm"; then echo "expected a failure"; exit 1; else echo "(exit code $?)"; fi
 if qvalley run bell.qasm --device sycamore53; then echo "expected a failure"; exit 1; else echo "(exit code $?)"; fi
