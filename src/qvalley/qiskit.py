@@ -97,20 +97,10 @@ class QValleyBackend(BackendV2):  # type: ignore[misc]
         opts: dict[str, Any] = {"memory": memory, "noise": bool(options.get("noise", self.options.noise))}
         if seed is not None:
             opts["seed"] = int(seed)
-        progs = [{"format": "openqasm3", "source": qasm3.dumps(_virtual(c))} for c in circuits]
+        progs = [{"format": "openqasm3", "source": qasm3.dumps(c)} for c in circuits]
         view = self.client.submit(progs, self.name, shots=shots, options=opts, tags=["qiskit"],
                                   idempotency_key=uuid.uuid4().hex)
         return QValleyJob(self, view["id"], circuits, shots, memory)
-
-
-def _virtual(circ: Any) -> Any:
-    """``circ`` on one register ``q`` (qubit i = physical qubit i of a transpiled circuit), so the
-    OpenQASM 3 text uses ``q[i]`` instead of physical ``$i`` qubits."""
-    from qiskit import QuantumCircuit, QuantumRegister
-
-    out = QuantumCircuit(QuantumRegister(circ.num_qubits, "q"), *circ.cregs, name=circ.name)
-    out.compose(circ, qubits=range(circ.num_qubits), clbits=range(circ.num_clbits), inplace=True)
-    return out
 
 
 class QValleyProvider:

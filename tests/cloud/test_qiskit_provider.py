@@ -20,15 +20,16 @@ from qvalley.qiskit import QValleyProvider
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
+@pytest.mark.parametrize("device", ["oriental-136", "zuchongzhi-2.1"])
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_provider_backend_sampler(store: Any) -> None:
+def test_provider_backend_sampler(store: Any, device: str) -> None:
     from fastapi.testclient import TestClient
 
     token, _ = store.create_token("qk")
     with TestClient(create_app(store, workers=1, worker_poll=0.05)) as tc:
         provider = QValleyProvider(client=Client("http://testserver", token, http=tc))
-        backend = provider.get_backend("oriental-136")
-        assert backend.num_qubits == 136
+        backend = provider.get_backend(device)
+        assert backend.num_qubits == {"oriental-136": 136, "zuchongzhi-2.1": 66}[device]
         qc = QuantumCircuit(3, 3)
         qc.x(0)
         qc.cx(0, 2)

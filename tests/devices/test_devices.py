@@ -244,6 +244,56 @@ def test_qiskit_transpiles_onto_an_exported_target() -> None:
             assert dev.is_coupled(*qs)
 
 
+def test_custom_qiskit_gates_have_qvalleys_matrices() -> None:
+    pytest.importorskip("qiskit")
+    from qiskit.quantum_info import Operator
+
+    from qvalley.circuit.gates import GATES
+
+    rng = np.random.default_rng()
+    theta, phi = rng.uniform(-np.pi, np.pi, 2)
+    from qvalley.devices.qiskit import _custom_gates
+
+    gates = _custom_gates()
+    cases = [(gates["sy"](), GATES["sy"].matrix()), (gates["sw"](), GATES["sw"].matrix()),
+             (gates["fsim"](theta, phi), GATES["fsim"].matrix(theta, phi))]
+    for gate, matrix in cases:
+        assert np.allclose(Operator(gate).data, np.asarray(matrix), atol=1e-12), gate.name
+
+
+@pytest.mark.parametrize("name", ["zuchongzhi-2.1", "sycamore-53"])
+def test_qiskit_transpiles_onto_fsim_only_targets_and_qvalley_runs_the_result(name: str) -> None:
+    pytest.importorskip("qiskit")
+    from qiskit import QuantumCircuit, qasm3, transpile
+    from qiskit.quantum_info import Statevector
+
+    import qvalley
+    from qvalley.emulator import run_on_device
+
+    dev = get_device(name)
+    t = to_qiskit_target(dev, calibration_at(dev, "2024-05-01"))
+    qc = QuantumCircuit(3, 3)
+    qc.ry(0.8, 0)
+    qc.cx(0, 1)
+    qc.rx(1.1, 2)
+    qc.cz(1, 2)
+    qc.swap(0, 2)
+    qc.cx(2, 0)
+    exact = Statevector(qc.remove_final_measurements(inplace=False)).probabilities_dict()
+    qc.measure([0, 1, 2], [0, 1, 2])
+    shots = 4000
+    for level in range(4):
+        out = transpile(qc, target=t, optimization_level=level, seed_transpiler=level)
+        for inst in out.data:
+            qs = [out.find_bit(q).index for q in inst.qubits]
+            if len(qs) == 2:
+                assert inst.operation.name == "fsim" and dev.is_coupled(*qs)
+        counts = run_on_device(qvalley.loads(qasm3.dumps(out), format="qasm3"), get_device("ideal"),
+                               shots=shots, seed=level).counts
+        tvd = 0.5 * sum(abs(counts.get(k, 0) / shots - exact.get(k, 0.0)) for k in set(counts) | set(exact))
+        assert tvd < 0.05, (level, tvd)
+
+
 @pytest.mark.parametrize(("change", "words"), [
     (lambda d: d["calibration_model"].pop("epoch"), "calibration_model.epoch is missing"),
     (lambda d: d["calibration_model"].update(t2="abc"), "calibration_model.t2 must be"),

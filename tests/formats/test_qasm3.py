@@ -484,7 +484,8 @@ def test_conditional_phase_is_dropped_but_gates_kept() -> None:
     ("OPENQASM 3.0;\nqubit q;\nmeasure q;", 3, 1, "store"),
     ("OPENQASM 3.0;\nqubit q;\nqubit q;", 3, 7, "already declared"),
     ("OPENQASM 3.0;\ngate g a { g a; }\nqubit q;\ng q;", 2, 12, "unknown gate 'g'"),
-    ("OPENQASM 3.0;\nqubit q;\nx $0;", 3, 3, "physical qubits"),
+    ("OPENQASM 3.0;\nqubit q;\nx $0;", 3, 3, "physical qubits cannot be mixed"),
+    ("OPENQASM 3.0;\nx $0;\nqubit q;", 3, 7, "cannot be declared in a program that uses physical"),
     ("OPENQASM 2.0;\nqreg q[1];", 1, 1, "version"),
     ("OPENQASM 3.0;\nqubit q;\nx q; rx(sinh(1)) q;", 3, 9, "unsupported function"),
 ])
@@ -495,6 +496,13 @@ def test_errors_carry_line_and_column(src: str, line: int, column: int, needle: 
     assert needle in err.message, err.message
     assert (err.line, err.column) == (line, column), str(err)
     assert str(err).startswith(f"prog.qasm:{line}:{column}: error:")
+
+
+def test_physical_qubits_address_qubit_k() -> None:
+    c = loads('OPENQASM 3.0;\ninclude "stdgates.inc";\nbit[2] c;\nh $3;\ncx $3, $1;\n'
+              'c[0] = measure $3;\nc[1] = measure $1;\n')
+    want = Circuit(4, 2).h(3).cx(3, 1).measure(3, 0).measure(1, 1)
+    assert c.num_qubits == 4 and list(c.operations) == list(want.operations)
 
 
 def test_syntax_error_names_the_token_and_is_quiet(capfd: pytest.CaptureFixture[str]) -> None:

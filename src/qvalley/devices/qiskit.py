@@ -4,7 +4,11 @@ Every native gate becomes an instruction with per-qubit (or, for two-qubit gates
 both directions) ``InstructionProperties(duration, error)``; ``measure`` carries the mean readout
 error. Errors are converted from the calibration's Pauli error rates to average gate errors
 (``e·d/(d+1)``), the quantity Qiskit's noise tooling reads. Gates without a Qiskit standard class
-(``sy``, ``sw``, ``fsim``) are named custom gates with the same parameters.
+(``sy``, ``sw``, ``fsim``) are custom gates with the same names, parameters and exact definitions
+(``√Y = e^{iπ/4} RY(π/2)``, ``√W = e^{iπ/4} RZ(π/4) RX(π/2) RZ(−π/4)``,
+``fSim(θ, φ) = CP(−φ) RYY(θ) RXX(θ)``), so Qiskit can simulate and export them; and Qiskit's
+session equivalence library learns ``CZ = fSim(0, π)``, so ``transpile(circuit, target=...)``
+reaches an fSim-only native set (qvalley's own transpiler then uses the calibrated angles).
 """
 
 from __future__ import annotations
@@ -15,9 +19,60 @@ from .._errors import QValleyError
 from .calibration import Calibration
 from .profile import DeviceProfile
 
+_CUSTOM: dict[str, Any] = {}
+
+
+def _custom_gates() -> dict[str, Any]:
+    """Qiskit gate classes for qvalley's ``sy``, ``sw`` and ``fsim`` (built once, on first use)."""
+    if _CUSTOM:
+        return _CUSTOM
+    import math
+
+    from qiskit.circuit import Gate, QuantumCircuit
+    from qiskit.circuit.equivalence_library import SessionEquivalenceLibrary
+    from qiskit.circuit.library import CZGate
+
+    class SYGate(Gate):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__("sy", 1, [])
+
+        def _define(self) -> None:
+            qc = QuantumCircuit(1, global_phase=math.pi / 4)
+            qc.ry(math.pi / 2, 0)
+            self.definition = qc
+
+    class SWGate(Gate):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__("sw", 1, [])
+
+        def _define(self) -> None:
+            qc = QuantumCircuit(1, global_phase=math.pi / 4)
+            qc.rz(-math.pi / 4, 0)
+            qc.rx(math.pi / 2, 0)
+            qc.rz(math.pi / 4, 0)
+            self.definition = qc
+
+    class FSimGate(Gate):  # type: ignore[misc]
+        def __init__(self, theta: Any, phi: Any) -> None:
+            super().__init__("fsim", 2, [theta, phi])
+
+        def _define(self) -> None:
+            theta, phi = self.params
+            qc = QuantumCircuit(2)
+            qc.rxx(theta, 0, 1)
+            qc.ryy(theta, 0, 1)
+            qc.cp(-phi, 0, 1)
+            self.definition = qc
+
+    cz = QuantumCircuit(2)
+    cz.append(FSimGate(0.0, math.pi), [0, 1])
+    SessionEquivalenceLibrary.add_equivalence(CZGate(), cz)
+    _CUSTOM.update(sy=SYGate, sw=SWGate, fsim=FSimGate)
+    return _CUSTOM
+
 
 def _qiskit_gate(name: str) -> Any:
-    from qiskit.circuit import Gate, Parameter
+    from qiskit.circuit import Parameter
     from qiskit.circuit import library as lib
 
     simple = {"x": lib.XGate, "y": lib.YGate, "z": lib.ZGate, "h": lib.HGate, "sx": lib.SXGate,
@@ -29,9 +84,9 @@ def _qiskit_gate(name: str) -> Any:
     if name in one:
         return one[name](Parameter("θ"))
     if name == "fsim":
-        return Gate("fsim", 2, [Parameter("θ"), Parameter("φ")])
+        return _custom_gates()["fsim"](Parameter("θ"), Parameter("φ"))
     if name in ("sy", "sw"):
-        return Gate(name, 1, [])
+        return _custom_gates()[name]()
     raise QValleyError(f"native gate '{name}' has no Qiskit export")
 
 

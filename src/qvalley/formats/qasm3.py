@@ -10,7 +10,8 @@ What is read:
 * ``OPENQASM 3.x;`` (optional), ``include "stdgates.inc";`` (built in, never read from disk;
   ``qelib1.inc`` is accepted the same way), ``#pragma`` lines and ``@annotations`` (ignored).
 * ``qubit[n] q;``, ``qubit q;``, ``bit[n] c;``, ``bit c;``, ``qreg q[n];``, ``creg c[n];``,
-  ``output bit[n] c;`` and ``bit[n] c = measure q;``: registers in declaration order.
+  ``output bit[n] c;`` and ``bit[n] c = measure q;``: registers in declaration order. Or physical
+  qubits ``$0``, ``$1``, … (qubit k is ``$k``; not mixed with declared qubits), as transpilers write.
 * ``input float[64] theta;`` (or ``angle``/``int``): a free :class:`~qvalley.Parameter`.
   ``const`` (and initialised ``float``/``angle``/``int``) declarations: named values.
 * Expressions: numbers, ``pi``/``π``, ``tau``/``τ``, ``euler``/``ℇ``, ``+ - * / **``, unary ``-``,
@@ -30,7 +31,7 @@ What is read:
   ``&&``, blocks (every statement gets the condition) and ``else`` on a one-bit condition.
 
 Anything else (loops, ``def`` subroutines, classical assignment, ``switch``, ``delay``, ``box``,
-``defcal``/``cal``, ``extern``, physical qubits ``$0``) raises :class:`~qvalley.QasmError` naming
+``defcal``/``cal``, ``extern``) raises :class:`~qvalley.QasmError` naming
 the construct and its line and column, as do syntax errors.
 
 Gate semantics follow the usual matrices (Qiskit's): ``U(θ,φ,λ)`` is qvalley ``u``, ``u3`` is
@@ -450,6 +451,7 @@ class _Reader:
         self.qreg_list: list[Register] = []
         self.creg_list: list[Register] = []
         self.num_qubits = 0
+        self.physical = False  # the program addresses hardware qubits $k
         self.num_clbits = 0
         self.consts: dict[str, ParamValue] = {}
         self.inputs: dict[str, ParamValue] = {}
@@ -569,6 +571,9 @@ class _Reader:
 
     def _declare(self, ident: ast.Identifier, size: int | None, quantum: bool) -> _Reg:
         name = self._check_new_name(ident)
+        if quantum and self.physical:
+            self._err("qubit registers cannot be declared in a program that uses physical qubits",
+                      ident, name)
         n = 1 if size is None else size
         if not 0 <= n <= _MAX_REGISTER:
             self._err(f"register size {n} is out of range", ident, name)
@@ -757,7 +762,7 @@ class _Reader:
         table = self.qregs if quantum else self.cregs
         name = ident.name
         if name.startswith("$"):
-            self._err("physical qubits are not supported", ident, name)
+            return self._physical(ident)
         if name not in table:
             other = self.cregs if quantum else self.qregs
             kind = "qubit" if quantum else "bit"
@@ -765,6 +770,18 @@ class _Reader:
                 self._err(f"'{name}' is not a {kind} register", ident, name)
             self._err(f"unknown {kind} register '{name}'", ident, name)
         return table[name]
+
+    def _physical(self, ident: ast.Identifier) -> _Reg:
+        """Hardware qubit ``$k`` is qubit k; the circuit is as wide as the highest one used."""
+        name = ident.name
+        if self.qreg_list:
+            self._err("physical qubits cannot be mixed with declared qubit registers", ident, name)
+        if not name[1:].isdigit() or int(name[1:]) >= _MAX_REGISTER:
+            self._err(f"'{name}' is not a physical qubit ($0, $1, ...)", ident, name)
+        k = int(name[1:])
+        self.physical = True
+        self.num_qubits = max(self.num_qubits, k + 1)
+        return _Reg(k, 1)
 
     def _operand(self, node: object, quantum: bool = True) -> tuple[list[int], bool]:
         """Flat indices of an operand and whether it named a whole register or slice."""
