@@ -321,6 +321,9 @@ def create_app(store: Store, *, workers: int = 0, limits: Limits | None = None,
         store.user_count()
         return {"status": "ok", "database": store.engine.dialect.name, "workers": len(pool)}
 
+    from .portal import mount as mount_portal
+
+    mount_portal(app)  # the web portal at /portal/ (static; its pages call the routes above)
     return app
 
 
