@@ -2,7 +2,7 @@
 
 Starts ``qvalley serve`` on a free port with a temporary data directory, submits showcase jobs
 through :class:`~qvalley.cloud.Client` (one through the Qiskit provider when qiskit is installed),
-prints the results and the service address, and stops the server.
+prints the results, the service and web portal addresses, and stops the server.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ def main() -> int:
                 time.sleep(0.1)
         c = Client(base, token)
         print(f"cloud at {base} (API docs {base}/docs, OpenAPI {base}/openapi.json; data {data})")
+        print(f"web portal at {base}/portal/ (sign in with the demo token {token})")
         for dev in ("ideal", "zuchongzhi-2.1"):
             job = c.submit(GHZ, dev, shots=2000, options={"seed": 7, "memory": True}, tags=["demo"])
             r = c.result(job["id"], timeout=60)
