@@ -346,3 +346,31 @@ def test_bad_token_and_revoked_session_show_errors(page: Page, server: SimpleNam
     pg.wait_for_selector("#error[data-status='401']")
     assert pg.evaluate("sessionStorage.getItem('qvalley.token')") is None
     assert pg.inner_text("#whoami") == ""
+
+
+def test_rate_limit_unreachable_and_unknown_device_errors(page: Page, server: SimpleNamespace) -> None:
+    pg = page.pg
+    page.allowed += ["status of 429", "status of 404", "net::ERR_FAILED"]
+    login(page, server.token)
+    pg.route("**/v1/jobs?*", lambda route: route.fulfill(
+        status=429, headers={"Retry-After": "3"},
+        json={"error": {"code": "rate_limited", "message": "rate limit: 200 requests per second"}}))
+    pg.click("#nav a[data-section=jobs]")
+    pg.wait_for_selector("#error[data-status='429']")
+    text = pg.inner_text("#error")
+    assert "Too many requests (429 rate_limited)" in text and "Retry after 3 s" in text
+    assert pg.evaluate("sessionStorage.getItem('qvalley.token')") == server.token  # still signed in
+    pg.unroute("**/v1/jobs?*")
+
+    pg.route("**/v1/devices", lambda route: route.abort())
+    pg.click("#nav a[data-section=devices]")
+    pg.wait_for_selector("#error[data-status='0']")
+    assert "Service unreachable" in pg.inner_text("#error")
+    pg.unroute("**/v1/devices")
+
+    pg.goto("/portal/#/devices/no-such-device")
+    pg.wait_for_selector("#error[data-status='404']")
+    assert "device 'no-such-device' not found" in pg.inner_text("#error")
+    pg.click("#nav a[data-section=devices]")  # the next page clears the banner
+    pg.wait_for_selector("#devices-table")
+    assert not pg.is_visible("#error")
