@@ -20,7 +20,7 @@ from .passes import (
     translate_2q,
     unroll,
 )
-from .routing import Dag, check_fits, greedy_layout, sabre_route
+from .routing import Dag, check_fits, greedy_layout, sabre_route, sabre_route_arrays
 from .synthesis import num_cx
 from .target import Target, build_target
 
@@ -84,9 +84,10 @@ def _skeleton_swaps(dag: Dag, rdag: Dag, target: Target, layout: list[int], seed
     rng = np.random.default_rng(seed)
     lay = list(layout)
     for _ in range(iterations):
-        _, fin, _ = sabre_route(dag, target, lay, rng)
-        _, lay, _ = sabre_route(rdag, target, fin, rng)
-    _, _, ns = sabre_route(dag, target, lay, rng)
+        _, fin, _ = sabre_route_arrays(dag, target, lay, rng)
+        _, back, _ = sabre_route_arrays(rdag, target, fin, rng)
+        lay = [int(x) for x in back]
+    _, _, ns = sabre_route_arrays(dag, target, lay, rng)
     return lay, ns
 
 
