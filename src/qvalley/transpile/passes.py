@@ -20,9 +20,24 @@ _SWAP = np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1]], dtype
 _SMALL = frozenset(name for name, spec in GATES.items() if spec.num_qubits <= 2)
 
 
+_MAT_CACHE: dict[tuple[str, tuple[object, ...]], np.ndarray] = {}
+
+
 def _mat(op: Operation) -> np.ndarray:
-    assert isinstance(op.gate, Gate)
-    return op.gate.matrix()
+    """The gate's matrix; named gates with numeric parameters come from a cache (read-only)."""
+    g = op.gate
+    assert isinstance(g, Gate)
+    if type(g) is not Gate or g.parameters:
+        return g.matrix()
+    key = (g.name, g.params)
+    m = _MAT_CACHE.get(key)
+    if m is None:
+        m = g.matrix()
+        m.setflags(write=False)
+        if len(_MAT_CACHE) >= 8192:
+            _MAT_CACHE.clear()
+        _MAT_CACHE[key] = m
+    return m
 
 
 def _numeric(op: Operation) -> bool:
@@ -97,7 +112,8 @@ def consolidate_blocks(ops: Ops, cost2q: Callable[[Operation], int]) -> tuple[Op
         u = np.eye(4, dtype=complex)
         for o in bops:
             u = _matrix2(o, a, b) @ u
-        if num_cx(u) > old or (num_cx(u) == old and not nonnative):
+        ncx = num_cx(u)
+        if ncx > old or (ncx == old and not nonnative):
             out.extend(bops)
             return
         res = synthesize_2q(u)
@@ -211,16 +227,19 @@ def cancel_pairs(ops: Ops) -> Ops:
     selfinv = {"cx", "cz", "swap", "cy"}
     for op in ops:
         qs = op.qubits
-        sym = op.name in ("cz", "swap") or (op.name == "fsim" and op.gate.params == (0.0, np.pi))
-        if _numeric(op) and len(qs) == 2 and (op.name in selfinv or sym):
-            a, b = qs
+        name = op.name if len(qs) == 2 else ""
+        sym = name in ("cz", "swap") or (name == "fsim" and op.gate.params == (0.0, np.pi))
+        if name and (name in selfinv or sym) and _numeric(op):
             j = _prev_match(out, last, op, sym)
             if j is not None:
                 out[j] = None
                 for q in qs:
-                    last[q].remove(j)
+                    lst = last[q]
+                    k = len(lst) - 1  # j sits at (or just before) the end: search backwards
+                    while lst[k] != j:
+                        k -= 1
+                    del lst[k]
                 continue
-            del a, b
         idx = len(out)
         out.append(op)
         for q in qs:

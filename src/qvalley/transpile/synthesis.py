@@ -66,8 +66,25 @@ def _m2(u: np.ndarray) -> np.ndarray:
     return um.T @ um
 
 
+_MEMO_SIZE = 4096
+# Exact-bytes memos: a hit is the same matrix, so the answer is the one a fresh call would give.
+_NUM_CX_MEMO: dict[tuple[bytes, float], int] = {}
+_MEMO_1Q: dict[tuple[bytes, frozenset[str]], tuple[tuple[Gate, ...], float] | None] = {}
+
+
 def num_cx(u: np.ndarray, atol: float = 1e-9) -> int:
     """Minimal number of CNOTs that implement the 4×4 unitary ``u`` (0-3)."""
+    key = (np.ascontiguousarray(u, dtype=complex).tobytes(), atol)
+    hit = _NUM_CX_MEMO.get(key)
+    if hit is None:
+        hit = _num_cx(u, atol)
+        if len(_NUM_CX_MEMO) >= _MEMO_SIZE:
+            _NUM_CX_MEMO.clear()
+        _NUM_CX_MEMO[key] = hit
+    return hit
+
+
+def _num_cx(u: np.ndarray, atol: float) -> int:
     m2 = _m2(u)
     if np.allclose(m2, np.eye(4), atol=atol) or np.allclose(m2, -np.eye(4), atol=atol):
         return 0
@@ -198,7 +215,6 @@ def _cores(k: int, u: np.ndarray) -> list[list[Step]]:
 # Memo of synthesize_2q keyed by the unitary rounded to 1e-12 (far inside the 1e-9 tolerance the
 # result is checked to): circuits repeat the same blocks (QFT's controlled phases, SABRE's trials).
 _MEMO: dict[tuple[bytes, float], tuple[list[Step], float] | None] = {}
-_MEMO_SIZE = 4096
 
 
 def synthesize_2q(u: np.ndarray, atol: float = 1e-9) -> tuple[list[Step], float] | None:
@@ -259,7 +275,21 @@ def _wrap(x: float) -> float:
 
 def synthesize_1q(u: np.ndarray, native: frozenset[str]) -> tuple[list[Gate], float] | None:
     """Gates (time order) from ``native`` and a phase γ with ``u = e^{iγ} ∏ gates``; an empty
-    list for the identity. None when the native set cannot express ``u``."""
+    list for the identity. None when the native set cannot express ``u``.
+
+    Memoised on the exact bytes of ``u`` (merged runs repeat across routing trials)."""
+    key = (np.ascontiguousarray(u, dtype=complex).tobytes(), frozenset(native))
+    if key in _MEMO_1Q:
+        hit = _MEMO_1Q[key]
+    else:
+        hit = _synthesize_1q(u, native)
+        if len(_MEMO_1Q) >= _MEMO_SIZE:
+            _MEMO_1Q.clear()
+        _MEMO_1Q[key] = hit
+    return None if hit is None else (list(hit[0]), hit[1])
+
+
+def _synthesize_1q(u: np.ndarray, native: frozenset[str]) -> tuple[tuple[Gate, ...], float] | None:
     theta, phi, lam, _ = zyz_angles(u)
     gates: list[Gate] | None = None
     diag = abs(u[1, 0]) < 1e-12 and abs(u[0, 1]) < 1e-12
@@ -285,7 +315,7 @@ def synthesize_1q(u: np.ndarray, native: frozenset[str]) -> tuple[list[Gate], fl
     m = np.eye(2, dtype=complex)
     for g in gates:
         m = g.matrix() @ m
-    return gates, phase_between(u, m)
+    return tuple(gates), phase_between(u, m)
 
 
 def _zsx(theta: float, phi: float, lam: float) -> list[Gate]:
