@@ -54,10 +54,18 @@ def _bits(op: Operation) -> tuple[int, ...]:
     return op.clbits + (op.condition.clbits if op.condition else ())
 
 
-def _route(ops: Ops, target: Target, layout: list[int], seed: int) -> tuple[Ops, list[int]]:
-    """Route and rewrite operations onto physical qubits."""
-    dag = Dag([o.qubits for o in ops], [_bits(o) for o in ops])
+def _route(ops: Ops, target: Target, layout: list[int], seed: int, dag: Dag | None = None,
+           seen: set[tuple[object, ...]] | None = None) -> tuple[Ops, list[int]] | None:
+    """Route and rewrite operations onto physical qubits; None when ``seen`` already holds the
+    same (layout, SWAP sequence): that trial would repeat an earlier one exactly."""
+    if dag is None:
+        dag = Dag([o.qubits for o in ops], [_bits(o) for o in ops])
     steps, final, _ = sabre_route(dag, target, layout, np.random.default_rng(seed))
+    if seen is not None:
+        key = (tuple(layout), tuple(steps))
+        if key in seen:
+            return None
+        seen.add(key)
     l2p = list(layout)
     p2l = [0] * len(l2p)
     for v, p in enumerate(l2p):
@@ -200,9 +208,14 @@ def transpile(
         layouts = [s[2] for s in scored[: (2 if level >= 2 else 1)]]
     best: tuple[tuple[float, ...], Ops, float, list[int], list[int]] | None = None
     trials = 1 if not needs_routing else (2 if optimization_level >= 2 else 1)
+    full_dag = Dag([o.qubits for o in ops], [_bits(o) for o in ops])
+    seen: set[tuple[object, ...]] = set()
     for li, lay in enumerate(layouts):
         for tr in range(trials):
-            routed, final = _route(ops, target, lay, seed + 7919 * tr + li)
+            got = _route(ops, target, lay, seed + 7919 * tr + li, full_dag, seen)
+            if got is None:
+                continue  # same routing as an earlier trial: same result, and ties keep the first
+            routed, final = got
             out_ops, ph = _optimize_and_translate(routed, target, optimization_level)
             n2 = sum(1 for o in out_ops if len(o.qubits) == 2)
             out_c = Circuit(nphys, circuit.num_clbits, out_ops, 0.0, (), circuit.cregs)
