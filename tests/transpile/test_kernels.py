@@ -6,6 +6,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from qvalley import Circuit
+from qvalley.circuit.gates import Gate
+from qvalley.transpile.core import ops_depth
 from qvalley.transpile.routing import (
     Dag,
     _sabre_kernel,
@@ -104,3 +107,23 @@ def test_sabre_kernel_release_valve_and_ties() -> None:
     for valve in (0, 2):
         for name in ("line", "grid", "two-regions"):
             _check(name, 7, 80, valve)
+
+
+def test_ops_depth_matches_circuit_depth() -> None:
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        c = Circuit(5, 3)
+        for _ in range(40):
+            r = rng.random()
+            q = int(rng.integers(5))
+            if r < 0.4:
+                c.h(q)
+            elif r < 0.7:
+                c.cx(q, (q + 1 + int(rng.integers(4))) % 5)
+            elif r < 0.8:
+                c.measure(q, int(rng.integers(3)))
+            elif r < 0.9:
+                c.barrier(*range(int(rng.integers(1, 6))))
+            else:
+                c.append(Gate("x"), [q], condition=((int(rng.integers(3)),), 1))
+        assert ops_depth(list(c.operations), 5, 3) == c.depth()

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..circuit.circuit import Circuit, Operation
-from ..circuit.gates import Gate
+from ..circuit.gates import Barrier, Gate
 from .passes import (
     Ops,
     _mat,
@@ -218,8 +218,8 @@ def transpile(
             routed, final = got
             out_ops, ph = _optimize_and_translate(routed, target, optimization_level)
             n2 = sum(1 for o in out_ops if len(o.qubits) == 2)
-            out_c = Circuit(nphys, circuit.num_clbits, out_ops, 0.0, (), circuit.cregs)
-            score: tuple[float, ...] = (_error_score(out_ops, target, n2), out_c.depth())
+            score: tuple[float, ...] = (_error_score(out_ops, target, n2),
+                                        ops_depth(out_ops, nphys, circuit.num_clbits))
             if best is None or score < best[0]:
                 best = (score, out_ops, ph, lay, final)
     assert best is not None
@@ -230,6 +230,27 @@ def transpile(
     n2 = sum(1 for o in out_ops if len(o.qubits) == 2)
     return TranspileResult(out, list(lay[:n]), list(final[:n]), n2, out.depth(),
                            time.perf_counter() - t0)
+
+
+def ops_depth(ops: Ops, num_qubits: int, num_clbits: int) -> int:
+    """:meth:`Circuit.depth` of an operation list, without building (and validating) a Circuit."""
+    qlev = [0] * num_qubits
+    clev = [0] * num_clbits
+    for op in ops:
+        bits = op.clbits + (op.condition.clbits if op.condition else ())
+        start = 0
+        for q in op.qubits:
+            if qlev[q] > start:
+                start = qlev[q]
+        for c in bits:
+            if clev[c] > start:
+                start = clev[c]
+        level = start if isinstance(op.gate, Barrier) else start + 1
+        for q in op.qubits:
+            qlev[q] = level
+        for c in bits:
+            clev[c] = level
+    return max(qlev + clev + [0])
 
 
 def _error_score(ops: Ops, target: Target, n2: int) -> float:
