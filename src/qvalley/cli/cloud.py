@@ -42,6 +42,10 @@ def register(sub: Any) -> dict[str, Handler]:
     s.add_argument("--workers", type=int, default=2, help="in-process worker threads")
     s.add_argument("--no-workers", action="store_true", help="API only; run `qvalley worker` elsewhere")
     s.add_argument("--lease", type=float, default=30.0, help="job lease in seconds")
+    s.add_argument("--rate-limit", type=float, default=None, metavar="RPS",
+                   help="requests per second per user before 429 (default 200)")
+    s.add_argument("--burst", type=int, default=None, help="requests a user may burst above the rate "
+                   "(default twice the rate)")
 
     w = sub.add_parser("worker", help="run a cloud worker process against the database")
     _db_args(w)
@@ -98,15 +102,27 @@ def _store(a: argparse.Namespace) -> Any:
 
 
 def cmd_serve(a: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     import uvicorn
 
     from ..cloud.api import create_app
+    from ..cloud.service import Limits
 
+    limits = Limits()
+    if a.rate_limit is not None:
+        if not a.rate_limit > 0:
+            raise CloudCliError(f"--rate-limit: must be > 0 requests per second, got {a.rate_limit:g}")
+        limits = replace(limits, requests_per_second=a.rate_limit, burst=max(1, int(2 * a.rate_limit)))
+    if a.burst is not None:
+        if a.burst < 1:
+            raise CloudCliError(f"--burst: must be at least 1, got {a.burst}")
+        limits = replace(limits, burst=a.burst)
     store = _store(a)
     if store.user_count() == 0:
         secret, _ = store.create_token("admin", admin=True, name="first start")
         print(f"created the schema; admin token (shown once): {secret}", file=sys.stderr, flush=True)
-    app = create_app(store, workers=0 if a.no_workers else a.workers)
+    app = create_app(store, workers=0 if a.no_workers else a.workers, limits=limits)
     print(f"qvalley cloud on http://{a.host}:{a.port} (database: {store.engine.dialect.name})",
           file=sys.stderr, flush=True)
     uvicorn.run(app, host=a.host, port=a.port, log_level="warning")

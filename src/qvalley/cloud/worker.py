@@ -1,8 +1,8 @@
 """Workers: claim jobs from the store, run them, heartbeat the lease, write the outcome once.
 
 A :class:`Worker` runs in a thread (``qvalley serve`` starts ``N`` of them in-process) or as its
-own process (``qvalley worker``). Jobs run in the worker's thread, no per-job process; a
-heartbeat thread extends the lease while a job runs and notices cancellation.
+own process (``qvalley worker``). Jobs run in the worker's thread, no per-job process; one
+long-lived heartbeat thread per worker extends the lease while a job runs and notices cancellation.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -22,34 +23,68 @@ from .store import CANCELLING, COMPLETED, FAILED, Claim, Store
 
 
 class Notifier:
-    """In-process wake-ups: workers wait for new jobs, long-poll waiters for job changes."""
+    """In-process wake-ups: idle workers wait for new jobs, long-poll waiters for job changes.
+
+    ``notify()`` (a new job) wakes one idle worker and the waiters listening to any job;
+    ``notify(job_id)`` (a job changed) wakes only that job's waiters (and those listening to any
+    job). Workers wait on the version read *before* they last looked at the queue, so a job
+    submitted between an empty claim and the wait is not missed. A waiter that subscribes just
+    after its job changed (it read the job, the job finished, then it subscribed) is called at
+    once: changes of the last :attr:`REPLAY_SECONDS` are replayed to new listeners, which
+    always re-read the job, so a replay costs one read and a missed change cannot stall them."""
+
+    REPLAY_SECONDS = 5.0
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._version = 0
         self._listeners: dict[str | None, list[Callable[[], object]]] = {}
+        self._recent: OrderedDict[str, float] = OrderedDict()
+
+    @property
+    def version(self) -> int:
+        """Counts :meth:`notify` calls for new jobs (pass it to :meth:`wait` as ``since``)."""
+        return self._version
 
     def notify(self, job_id: str | None = None) -> None:
-        """Wake idle workers, and the waiters of ``job_id`` (all waiters when ``None``)."""
+        """A new job (``job_id=None``): wake one idle worker; a job changed: wake its waiters."""
         with self._cond:
-            self._version += 1
-            self._cond.notify_all()
             if job_id is None:
-                listeners = [f for fs in self._listeners.values() for f in fs]
-            else:
-                listeners = list(self._listeners.get(job_id, ()))
+                self._version += 1
+                self._cond.notify(1)
+            listeners = list(self._listeners.get(None, ()))
+            if job_id is not None:
+                listeners += self._listeners.get(job_id, ())
+                now = time.monotonic()
+                self._recent[job_id] = now
+                self._recent.move_to_end(job_id)
+                while self._recent and (len(self._recent) > 100_000
+                                        or next(iter(self._recent.values())) < now - self.REPLAY_SECONDS):
+                    self._recent.popitem(last=False)
         for f in listeners:
             f()
 
-    def wait(self, timeout: float) -> None:
+    def wake_all(self) -> None:
+        """Wake every idle worker (shutdown)."""
         with self._cond:
-            v = self._version
+            self._version += 1
+            self._cond.notify_all()
+
+    def wait(self, timeout: float, since: int | None = None) -> None:
+        """Wait for a new job announced after version ``since`` (default: now), or ``timeout``."""
+        with self._cond:
+            v = self._version if since is None else since
             self._cond.wait_for(lambda: self._version != v, timeout)
 
     def listen(self, f: Callable[[], object], job_id: str | None = None) -> Callable[[], None]:
-        """Call ``f`` (from any thread) when ``job_id`` changes; returns the unsubscribe function."""
+        """Call ``f`` (from any thread) when ``job_id`` changes (any job when ``None``); returns the
+        unsubscribe function."""
         with self._cond:
             self._listeners.setdefault(job_id, []).append(f)
+            t = self._recent.get(job_id) if job_id is not None else None
+            replay = t is not None and t > time.monotonic() - self.REPLAY_SECONDS
+        if replay:
+            f()
 
         def remove() -> None:
             with self._cond:
@@ -61,7 +96,9 @@ class Notifier:
 
 
 class Worker:
-    """One worker. ``run_forever`` until :meth:`stop`; ``poll`` is the idle poll interval."""
+    """One worker. ``run_forever`` until :meth:`stop`; ``poll`` is the idle poll interval (with a
+    :class:`Notifier` a new job wakes an idle worker at once; the poll then only matters for jobs
+    submitted by other processes and for leases that expire)."""
 
     PHASE_WRITE_AFTER = 0.1  # seconds
 
@@ -72,19 +109,20 @@ class Worker:
         self.poll = poll
         self.notifier = notifier
         self._stop = threading.Event()
+        self._beat = _Heartbeat(self, max(0.05, store.lease_seconds / 3))
 
     def stop(self) -> None:
         self._stop.set()
         if self.notifier:
-            self.notifier.notify()
+            self.notifier.wake_all()
 
     def run_one(self) -> bool:
         """Claim and run one job; ``False`` when the queue was empty."""
         claim = self.store.claim(self.name)
         if claim is None:
             return False
-        if self.notifier:
-            self.notifier.notify(claim.id)
+        # no wake-up for the claim: long-poll waiters want the end, and a wake-up at the start
+        # would have them re-read the job while it runs (the events stream polls on its own)
         self._run(claim)
         if self.notifier:
             self.notifier.notify(claim.id)
@@ -98,6 +136,7 @@ class Worker:
         except Exception:
             pass
         while not self._stop.is_set():
+            seen = self.notifier.version if self.notifier else 0
             try:
                 if self.run_one():
                     continue
@@ -106,7 +145,7 @@ class Worker:
                 time.sleep(min(1.0, self.poll * 5))
                 continue
             if self.notifier:
-                self.notifier.wait(self.poll)
+                self.notifier.wait(self.poll, since=seen)
             else:
                 self._stop.wait(self.poll)
 
@@ -116,17 +155,9 @@ class Worker:
         return t
 
     def _run(self, claim: Claim) -> None:
-        lost = threading.Event()
-        cancelled = threading.Event()
-        done = threading.Event()
-        interval = max(0.05, self.store.lease_seconds / 3)
-
-        def beat() -> None:
-            while not done.wait(interval):
-                self._observe(self.store.heartbeat(claim, self.name), lost, cancelled)
-
-        hb = threading.Thread(target=beat, daemon=True)
-        hb.start()
+        beat = self._beat
+        lost, cancelled = beat.lost, beat.cancelled
+        beat.start(claim)
         last: list[Any] = [None, time.monotonic()]
         phases: dict[str, float] = {}
 
@@ -154,8 +185,7 @@ class Worker:
         except Exception as exc:
             outcome = {"status": FAILED, "error": ("InternalError", f"{type(exc).__name__}: {exc}")}
         finally:
-            done.set()
-        hb.join()
+            beat.stop()
         if lost.is_set():
             return
         self.store.finish(claim, self.name, phases=phases, **outcome)
@@ -166,6 +196,60 @@ class Worker:
             lost.set()
         elif status == CANCELLING:
             cancelled.set()
+
+
+class _Heartbeat:
+    """The worker's heartbeat: one long-lived thread that, while a job runs, extends its lease
+    every ``interval`` seconds and notices cancellation or a lost lease (no thread per job)."""
+
+    def __init__(self, worker: Worker, interval: float) -> None:
+        self.worker, self.interval = worker, interval
+        self.lost = threading.Event()
+        self.cancelled = threading.Event()
+        self._cond = threading.Condition()
+        self._claim: Claim | None = None
+        self._serial = 0  # changes whenever a job starts or stops
+        self._thread: threading.Thread | None = None
+
+    def start(self, claim: Claim) -> None:
+        self.lost.clear()
+        self.cancelled.clear()
+        with self._cond:
+            self._claim = claim
+            self._serial += 1
+            self._cond.notify_all()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, daemon=True,
+                                                name=f"qvalley-heartbeat-{self.worker.name}")
+                self._thread.start()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._claim = None
+            self._serial += 1
+            self._cond.notify_all()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while self._claim is None:
+                    if self.worker._stop.is_set():
+                        return
+                    self._cond.wait(1.0)
+                claim, serial = self._claim, self._serial
+                deadline = time.monotonic() + self.interval
+                while self._serial == serial and (left := deadline - time.monotonic()) > 0:
+                    self._cond.wait(left)
+                if self._serial != serial:
+                    continue
+            try:
+                status = self.worker.store.heartbeat(claim, self.worker.name)
+            except Exception:  # database hiccup: the next beat, well inside the lease, retries
+                traceback.print_exc()
+                continue
+            with self._cond:
+                if self._serial == serial:
+                    Worker._observe(status, self.lost, self.cancelled)
 
 
 __all__ = ["Notifier", "Worker"]
