@@ -1,4 +1,4 @@
-"""Trusted-node relay: hop-by-hop one-time pads, widest-path routing, cuts, exhaustion, topologies."""
+"""Trusted-node relay: hop-by-hop one-time pads, key-aware routing, cuts, exhaustion, topologies."""
 
 from __future__ import annotations
 
@@ -7,14 +7,17 @@ from pathlib import Path
 
 import pytest
 
+import numpy as np
+
 from qvalley.network.relay import (
     DemandSpec,
     KeyExhaustedError,
+    KeyPool,
     Network,
     NoRouteError,
     simulate,
 )
-from qvalley.network.topology import Topology, TopologyError, builtin_topologies, load_topology
+from qvalley.network.topology import NetworkError, Topology, TopologyError, builtin_topologies, load_topology
 
 from ._netfixtures import line_topology
 
@@ -35,13 +38,13 @@ def test_relay_across_four_hops_delivers_identical_key_and_consumes_each_pad() -
 
 def test_pads_are_the_pool_bytes_xor_key() -> None:
     net = Network(line_topology(3, extra=False), seed=5, initial_fill_s=1.0)
-    pads = [bytes(net.pool("N0", "N1")._buf[:16]), bytes(net.pool("N1", "N2")._buf[:16])]
+    pads = [net.pool("N0", "N1").peek(16), net.pool("N1", "N2").peek(16)]
     res = net.relay("N0", "N2", 128)
     for hop, pad in zip(res.hops, pads, strict=True):
         assert bytes(a ^ b for a, b in zip(hop.ciphertext, pad, strict=True)) == res.key
 
 
-def test_widest_path_prefers_fuller_pools_and_reroutes_on_cut() -> None:
+def test_route_prefers_fuller_pools_and_reroutes_on_cut() -> None:
     topo = line_topology(4)
     net = Network(topo, seed=0, initial_fill_s=1.0)
     assert net.route("N0", "N3") == ("N0", "N1", "N2", "N3")  # 1e5 b/s links beat the 1e4 detour
@@ -53,6 +56,61 @@ def test_widest_path_prefers_fuller_pools_and_reroutes_on_cut() -> None:
         net.relay("N0", "N3", 256)
     net.restore("N1", "N2")
     assert net.relay("N0", "N3", 256).path == ("N0", "N1", "N2", "N3")
+
+
+def test_full_pools_route_over_fewest_hops_and_drift_off_draining_links() -> None:
+    # a 4-hop line and a 2-hop detour, all pools full: the detour (fewer trusted nodes) wins, and
+    # keeps winning after a key is taken from it (a widest-path rule would flip to the other route)
+    topo = line_topology(5, rate_bps=1e5)
+    net = Network(topo, seed=0, pool_capacity_bits=8 * 4096, initial_fill_s=10.0)
+    assert all(p.level == 1.0 for p in net.pools.values())
+    assert net.route("N0", "N4") == ("N0", "X", "N4")
+    net.relay("N0", "N4", 256)
+    assert net.route("N0", "N4") == ("N0", "X", "N4")
+    # a link costs 1/level: the 4 full hops win once the detour is below half full (2 / level > 4)
+    while net.route("N0", "N4") == ("N0", "X", "N4"):
+        net.relay("N0", "N4", 256)
+    assert net.route("N0", "N4") == ("N0", "N1", "N2", "N3", "N4")
+    assert 0.49 < net.pool("N0", "X").level < 0.5
+
+
+def test_serve_splits_over_routes_then_reports_exhaustion() -> None:
+    topo = line_topology(4, rate_bps=8192.0)  # main path pools 8192 bits, detour 819 (one 256-bit key x3)
+    net = Network(topo, seed=0, initial_fill_s=1.0, materialize=False)
+    served = net.serve("N0", "N3", 40, 256)
+    assert served[0] == (("N0", "N1", "N2", "N3"), 32)  # the main path holds 32 keys of 256 bits
+    assert served[1:] == [(("N0", "X", "N3"), 3)]  # the detour 3 more; 5 remain unserved
+    assert net.pool("N0", "N1").bits == 0 and net.pool("N0", "X").bits == 819 // 8 * 8 - 3 * 256
+    with pytest.raises(KeyExhaustedError):
+        net.serve("N0", "N3", 1, 256)
+    with pytest.raises(NetworkError, match="serve"):
+        net.relay("N0", "N3", 256)  # a counting network has no key bytes to relay
+    net.cut("N1", "N2")
+    net.cut("X", "N3")
+    with pytest.raises(NoRouteError):
+        net.serve("N0", "N3", 1, 256)
+
+
+def test_counting_pool_holds_a_steps_key_until_clamped() -> None:
+    pool = KeyPool(100, materialize=False)
+    pool.fill(8 * 300, np.random.default_rng(0), hold=True)
+    assert pool.nbytes == 300 and pool.discarded_bits == 0
+    pool.consume(50)
+    pool.clamp()
+    assert pool.nbytes == 100 and pool.discarded_bits == 8 * 150 and pool.consumed_bits == 400
+    with pytest.raises(NetworkError):
+        pool.take(1)
+    real = KeyPool(100)
+    real.fill(8 * 300, np.random.default_rng(0), hold=True)  # real bytes never exceed the buffer
+    assert real.nbytes == 100 and real.discarded_bits == 8 * 200
+
+
+def test_pool_take_is_fifo_across_compaction() -> None:
+    pool = KeyPool(1 << 20)
+    pool.fill(8 * (1 << 20), np.random.default_rng(1))
+    ref = pool.peek(1 << 20)
+    got = b"".join(pool.take(1000) for _ in range(1000))  # crosses the lazy compaction point
+    assert got == ref[:1_000_000] and pool.nbytes == (1 << 20) - 1_000_000
 
 
 def test_exhaustion_raises_consumes_nothing_and_recovers() -> None:
@@ -90,6 +148,23 @@ def test_simulation_metrics_and_cut_from_demand_file(tmp_path: Path) -> None:
     assert link["up"] is False
     assert rep.totals["consumed_bits"] == sum(lk["consumed_bits"] for lk in rep.links)
     json.dumps(rep.to_json())
+
+
+def test_demand_file_with_only_cuts_uses_the_default_demand(tmp_path: Path) -> None:
+    topo = line_topology(4)
+    p = tmp_path / "d.json"
+    p.write_text(json.dumps({"key_bits": 512, "cuts": [{"a": "N1", "b": "N2", "at_h": 0.25, "until_h": 0.5}]}))
+    spec = DemandSpec.load(p, topo)
+    assert spec.demands == DemandSpec.default(topo).demands and spec.key_bits == 512
+    rep, net = simulate(topo, hours=1.0, demand=spec)
+    assert rep.totals["cuts"] == 1 and not net.down  # restored at 0.5 h
+    (pair,) = rep.pairs
+    assert pair["distinct_routes"] == 2 and pair["served_fraction"] == 1.0
+
+
+def test_simulation_refuses_absurd_step_counts() -> None:
+    with pytest.raises(NetworkError, match="steps"):
+        simulate(line_topology(3), hours=1e4, step_s=1e-3)
 
 
 def test_demand_file_errors_name_the_problem(tmp_path: Path) -> None:

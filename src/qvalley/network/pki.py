@@ -136,14 +136,18 @@ def create_network_pki(directory: str | Path, topology: Topology, *, nodes: list
                        hosts: tuple[str, ...] = ("localhost", "127.0.0.1")) -> dict[str, Credential]:
     """Create (or reuse) the CA in ``directory`` and certificates for the KMEs and SAEs of ``nodes``
     (default: every node with an SAE). Returns ``{"ca": ..., "kme:<node>": ..., "sae:<id>": ...}``."""
-    ca = DemoCA(directory)
-    out = {"ca": Credential(ca.cert_path, ca.key_path)}
     names = nodes if nodes is not None else [n.name for n in topology.nodes if n.sae_ids]
     for nm in names:
-        node = topology.node(nm)
-        out[f"kme:{nm}"] = ca.issue_kme(nm, hosts)
-        for sae in node.sae_ids:
-            out[f"sae:{sae}"] = ca.issue_sae(sae)
+        topology.node(nm)  # all names checked before anything is written
+    try:
+        ca = DemoCA(directory)
+        out = {"ca": Credential(ca.cert_path, ca.key_path)}
+        for nm in names:
+            out[f"kme:{nm}"] = ca.issue_kme(nm, hosts)
+            for sae in topology.node(nm).sae_ids:
+                out[f"sae:{sae}"] = ca.issue_sae(sae)
+    except OSError as exc:
+        raise PKIError(f"{directory}: cannot write certificates ({exc.strerror or exc})") from None
     return out
 
 

@@ -1,17 +1,25 @@
-"""Trusted-node relay: key pools per link, widest-path routing, hop-by-hop one-time-pad relay.
+"""Trusted-node relay: key pools per link, key-aware routing, hop-by-hop one-time-pad relay.
 
 Each fibre link fills a key pool at its secret-key rate (from :func:`qvalley.network.qkd.key_rate`
 unless the topology pins ``key_rate_bps``). A request for ``n`` key bits between two nodes is served
-along the route whose smallest pool is largest (widest path, fewest hops on ties) among links that are
-up and hold at least ``n`` bits: the source draws a fresh key ``K``; at hop ``i`` the sending node
-XORs ``K`` with ``n`` bits taken from link ``i``'s pool, the receiving node XORs with its identical
-copy of that pad and recovers ``K``. Every pad is used once and erased from the pool. Cut or exhausted
-links are routed around; if no route holds the key, :class:`KeyExhaustedError` (or
-:class:`NoRouteError` when the nodes are disconnected) is raised and nothing is consumed.
+along the cheapest route among links that are up and hold at least ``n`` bits, where a link costs
+``capacity / available`` (1 for a full pool, growing as it drains; ties go to fewer hops): full
+networks route over the fewest trusted nodes, and traffic moves off links whose key runs low. The
+source draws a fresh key ``K``; at hop ``i`` the sending node XORs ``K`` with ``n`` bits taken from
+link ``i``'s pool, the receiving node XORs with its identical copy of that pad and recovers ``K``.
+Every pad is used once and erased from the pool. Cut or exhausted links are routed around; if no
+route holds the key, :class:`KeyExhaustedError` (or :class:`NoRouteError` when the nodes are
+disconnected) is raised and nothing is consumed.
+
+:func:`simulate` runs the network over hours of simulated time. It does the same routing and pad
+accounting, but on bit counts (``Network(materialize=False)``): generating and XORing terabits of
+pad bytes would only measure the random-number generator. :meth:`Network.relay` moves real bytes
+and is what the key-management entities use.
 """
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import json
@@ -25,6 +33,7 @@ import numpy as np
 from .topology import Link, NetworkError, Topology, TopologyError
 
 DEFAULT_POOL_CAPACITY_BITS = 8 * 2**20  # 8 Mbit (1 MiB) per link
+MAX_STEPS = 1_000_000
 
 
 class KeyExhaustedError(NetworkError):
@@ -40,7 +49,7 @@ def link_key_rate_bps(topology: Topology, link: Link) -> float:
     if link.key_rate_bps is not None:
         return link.key_rate_bps
     try:
-        from .qkd import LinkParameters, QKDError, key_rate
+        from .qkd import LinkParameters, QKDError
     except ImportError as exc:  # pragma: no cover - the link layer ships with the package
         raise NetworkError(f"link physics unavailable ({exc}); pin key_rate_bps in the topology") from None
     try:  # the GYS system (MQZL 2005) with the topology's defaults and the link's overrides on top
@@ -49,46 +58,117 @@ def link_key_rate_bps(topology: Topology, link: Link) -> float:
     except (TypeError, ValueError, QKDError) as exc:
         raise TopologyError(
             f"{topology.source}: link {link.a}-{link.b}: bad link parameters ({exc})") from None
-    rate = key_rate(params, link.length_m, decoy="vacuum+weak")
+    return _physics_rate(tuple(sorted(params.to_dict().items())), link.length_m)
+
+
+@functools.lru_cache(maxsize=4096)
+def _physics_rate(params: tuple[tuple[str, Any], ...], length_m: float) -> float:
+    """Vacuum+weak decoy secret-key rate (bit/s), memoised: the intensity optimisation is the slow part."""
+    from .qkd import LinkParameters, key_rate
+
+    rate = key_rate(LinkParameters.from_dict(dict(params)), length_m, decoy="vacuum+weak")
     return max(0.0, float(rate.rate_bps))
 
 
 class KeyPool:
-    """The shared secret key of one link (both ends hold identical copies; modelled as one buffer)."""
+    """The shared secret key of one link (both ends hold identical copies; modelled as one buffer).
 
-    def __init__(self, capacity_bytes: int) -> None:
+    With ``materialize=False`` the pool only counts bytes (for long simulations); :meth:`take` then
+    refuses and :meth:`consume` does the accounting.
+    """
+
+    def __init__(self, capacity_bytes: int, materialize: bool = True) -> None:
         self.capacity_bytes = capacity_bytes
+        self.materialize = materialize
         self._buf = bytearray()
+        self._off = 0  # bytes of _buf already used (compacted lazily: O(1) amortised per byte)
+        self._count = 0  # bytes held when not materialized
         self.generated_bits = 0.0
         self.discarded_bits = 0.0
         self.consumed_bits = 0
         self._frac_bits = 0.0
 
     @property
+    def nbytes(self) -> int:
+        """Key bytes available now."""
+        return len(self._buf) - self._off if self.materialize else self._count
+
+    @property
     def bits(self) -> int:
         """Key bits available now."""
-        return 8 * len(self._buf)
+        return 8 * self.nbytes
 
-    def fill(self, bits: float, rng: np.random.Generator) -> None:
-        """Add ``bits`` of fresh link key (overflow beyond capacity is discarded and counted)."""
+    @property
+    def level(self) -> float:
+        """Fraction of the capacity that holds key."""
+        return self.nbytes / self.capacity_bytes if self.capacity_bytes else 0.0
+
+    def fill(self, bits: float, rng: np.random.Generator, hold: bool = False) -> None:
+        """Add ``bits`` of fresh link key; overflow beyond capacity is discarded and counted.
+
+        With ``hold`` (counting pools only) the overflow is kept until :meth:`clamp`, so key made
+        during a simulation step can be used during that step.
+        """
         self.generated_bits += bits
         self._frac_bits += bits
         nbytes = int(self._frac_bits // 8)
         self._frac_bits -= 8 * nbytes
-        room = self.capacity_bytes - len(self._buf)
+        if hold and not self.materialize:
+            self._count += nbytes
+            return
+        room = max(0, self.capacity_bytes - self.nbytes)
         take = min(nbytes, room)
         self.discarded_bits += 8 * (nbytes - take)
         if take > 0:
-            self._buf += rng.bytes(take)
+            if self.materialize:
+                self._buf += rng.bytes(take)
+            else:
+                self._count += take
+
+    def clamp(self) -> None:
+        """Discard (and count) key held beyond the capacity."""
+        over = self.nbytes - self.capacity_bytes
+        if over > 0:
+            if self.materialize:
+                del self._buf[self._off + self.capacity_bytes:]
+            else:
+                self._count = self.capacity_bytes
+            self.discarded_bits += 8 * over
+
+    def _check(self, nbytes: int) -> None:
+        if nbytes > self.nbytes:
+            raise KeyExhaustedError(f"pool holds {self.nbytes} bytes, {nbytes} requested")
 
     def take(self, nbytes: int) -> bytes:
         """Remove and return the oldest ``nbytes`` of key (a one-time pad)."""
-        if nbytes > len(self._buf):
-            raise KeyExhaustedError(f"pool holds {len(self._buf)} bytes, {nbytes} requested")
-        pad = bytes(self._buf[:nbytes])
-        del self._buf[:nbytes]
+        if not self.materialize:
+            raise NetworkError("this pool only counts key (materialize=False); use consume()")
+        self._check(nbytes)
+        pad = self.peek(nbytes)
+        self._advance(nbytes)
         self.consumed_bits += 8 * nbytes
         return pad
+
+    def peek(self, nbytes: int) -> bytes:
+        """The oldest ``nbytes`` of key, left in the pool (for inspection and tests)."""
+        if not self.materialize:
+            raise NetworkError("this pool only counts key (materialize=False)")
+        return bytes(self._buf[self._off:self._off + nbytes])
+
+    def _advance(self, nbytes: int) -> None:
+        self._off += nbytes
+        if self._off >= 65536 and 2 * self._off >= len(self._buf):
+            del self._buf[:self._off]
+            self._off = 0
+
+    def consume(self, nbytes: int) -> None:
+        """Use up ``nbytes`` of key without returning it."""
+        self._check(nbytes)
+        if self.materialize:
+            self._advance(nbytes)
+        else:
+            self._count -= nbytes
+        self.consumed_bits += 8 * nbytes
 
 
 def _xor(a: bytes, b: bytes) -> bytes:
@@ -129,11 +209,17 @@ class Network:
         seed: Seed of the key material and of the source keys.
         pool_capacity_bits: Size of each link's key buffer.
         initial_fill_s: Seconds of key generation each pool starts with.
+        materialize: Hold real key bytes (``True``, needed by :meth:`relay`) or only count them
+            (``False``: :meth:`serve` for long simulations).
     """
 
     def __init__(self, topology: Topology, *, seed: int = 0,
-                 pool_capacity_bits: int = DEFAULT_POOL_CAPACITY_BITS, initial_fill_s: float = 0.0) -> None:
+                 pool_capacity_bits: int = DEFAULT_POOL_CAPACITY_BITS, initial_fill_s: float = 0.0,
+                 materialize: bool = True) -> None:
+        if pool_capacity_bits < 8:
+            raise NetworkError(f"pool capacity must be at least 8 bits, got {pool_capacity_bits}")
         self.topology = topology
+        self.materialize = materialize
         self.rng = np.random.default_rng(seed)
         self.time_s = 0.0
         self.rates: dict[tuple[str, str], float] = {}
@@ -143,7 +229,7 @@ class Network:
         self.adj: dict[str, list[str]] = {n.name: [] for n in topology.nodes}
         for lk in topology.links:
             self.rates[lk.key] = link_key_rate_bps(topology, lk)
-            self.pools[lk.key] = KeyPool(pool_capacity_bits // 8)
+            self.pools[lk.key] = KeyPool(pool_capacity_bits // 8, materialize)
             self.lengths[lk.key] = lk.length_m
             self.adj[lk.a].append(lk.b)
             self.adj[lk.b].append(lk.a)
@@ -171,48 +257,63 @@ class Network:
 
     def restore(self, a: str, b: str) -> None:
         """Bring link ``a``-``b`` back up."""
+        self.pool(a, b)
         self.down.discard(self._k(a, b))
 
-    def step(self, dt_s: float) -> None:
-        """Advance the clock by ``dt_s``: every link that is up fills its pool."""
+    def step(self, dt_s: float, hold: bool = False) -> None:
+        """Advance the clock by ``dt_s``: every link that is up fills its pool.
+
+        ``hold`` (counting networks): keep key beyond the capacity until :meth:`clamp`.
+        """
         for k, pool in self.pools.items():
             if k not in self.down:
-                pool.fill(self.rates[k] * dt_s, self.rng)
+                pool.fill(self.rates[k] * dt_s, self.rng, hold)
         self.time_s += dt_s
 
-    def route(self, src: str, dst: str, nbits: int = 0) -> tuple[str, ...] | None:
-        """Widest path from ``src`` to ``dst`` over up links holding at least ``nbits`` each.
+    def clamp(self) -> None:
+        """Cap every pool at its capacity (the end of a simulation step)."""
+        for pool in self.pools.values():
+            pool.clamp()
 
-        Maximises the smallest pool on the path, then minimises hop count. ``None`` if none exists.
+    def route(self, src: str, dst: str, nbits: int = 0) -> tuple[str, ...] | None:
+        """Cheapest route from ``src`` to ``dst`` over up links holding at least ``nbits`` each.
+
+        A link costs ``capacity / available`` (1 when its pool is full); the route minimises the
+        sum, then the hop count. ``None`` if no route holds the key.
         """
         self.topology.node(src)
         self.topology.node(dst)
-        best: dict[str, tuple[float, int]] = {src: (math.inf, 0)}
+        if src == dst:
+            return None
+        need = max(nbits, 1)
+        best: dict[str, tuple[float, int]] = {src: (0.0, 0)}
         prev: dict[str, str] = {}
-        heap: list[tuple[float, int, str]] = [(-math.inf, 0, src)]
+        heap: list[tuple[float, int, str]] = [(0.0, 0, src)]
         done: set[str] = set()
         while heap:
-            negw, hops, u = heapq.heappop(heap)
+            cost, hops, u = heapq.heappop(heap)
             if u in done:
                 continue
             done.add(u)
             if u == dst:
                 break
             for v in self.adj[u]:
+                if v in done:
+                    continue
                 k = self._k(u, v)
                 if k in self.down:
                     continue
-                avail = self.pools[k].bits
-                if avail < max(nbits, 1):
+                pool = self.pools[k]
+                avail = pool.bits
+                if avail < need:
                     continue
-                w = min(-negw, float(avail))
-                cand = (w, hops + 1)
+                cand = (cost + 8 * pool.capacity_bytes / avail, hops + 1)
                 old = best.get(v)
-                if old is None or cand[0] > old[0] or (cand[0] == old[0] and cand[1] < old[1]):
+                if old is None or cand < old:
                     best[v] = cand
                     prev[v] = u
-                    heapq.heappush(heap, (-w, hops + 1, v))
-        if dst not in done or src == dst:
+                    heapq.heappush(heap, (cand[0], cand[1], v))
+        if dst not in done:
             return None
         path = [dst]
         while path[-1] != src:
@@ -242,6 +343,8 @@ class Network:
             raise NetworkError(f"source and destination are both {src!r}")
         if nbits <= 0:
             raise NetworkError(f"key length must be positive, got {nbits}")
+        if not self.materialize:
+            raise NetworkError("this network only counts key (materialize=False); use serve()")
         nbytes = (nbits + 7) // 8
         path = self.route(src, dst, 8 * nbytes)
         if path is None:
@@ -257,6 +360,44 @@ class Network:
             hops.append(Hop(u, v, ct))
             carried = _xor(ct, pad)  # ... v decrypts with its copy
         return RelayResult(src, dst, path, key, carried, tuple(hops))
+
+    def serve(self, src: str, dst: str, nkeys: int, key_bits: int) -> list[tuple[tuple[str, ...], int]]:
+        """Relay up to ``nkeys`` keys of ``key_bits`` bits from ``src`` to ``dst``, accounting only.
+
+        All keys go over one route if one holds them all; otherwise route after route takes as many
+        keys as its emptiest link allows, until all are served or no route holds one more key.
+
+        Returns:
+            ``[(path, keys), ...]``; the keys served are the sum, possibly fewer than ``nkeys``.
+
+        Raises:
+            NoRouteError: Nothing could be served because the nodes are disconnected.
+            KeyExhaustedError: Nothing could be served because no route holds one key.
+        """
+        if src == dst:
+            raise NetworkError(f"source and destination are both {src!r}")
+        if key_bits <= 0 or nkeys < 0:
+            raise NetworkError(f"need key_bits > 0 and nkeys >= 0, got {key_bits}, {nkeys}")
+        kbytes = (key_bits + 7) // 8
+        out: list[tuple[tuple[str, ...], int]] = []
+        left = nkeys
+        while left > 0:
+            path = self.route(src, dst, 8 * kbytes * left)
+            if path is None:
+                path = self.route(src, dst, 8 * kbytes)
+            if path is None:
+                break
+            pools = [self.pools[self._k(u, v)] for u, v in itertools.pairwise(path)]
+            n = min(left, min(p.nbytes for p in pools) // kbytes)
+            for p in pools:
+                p.consume(n * kbytes)
+            out.append((path, n))
+            left -= n
+        if not out and nkeys > 0:
+            if not self.connected(src, dst):
+                raise NoRouteError(f"{src} and {dst} are disconnected (links down: {len(self.down)})")
+            raise KeyExhaustedError(f"no route {src}->{dst} holds {8 * kbytes} bits of key")
+        return out
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -284,16 +425,51 @@ class Cut:
     until_s: float = math.inf
 
 
+def _number(obj: dict[str, Any], name: str, where: str, default: float | None = None, *,
+            minimum: float = 0.0, strict: bool = False) -> float:
+    """``obj[name]`` as a float >= ``minimum`` (> when ``strict``), else NetworkError naming it."""
+    if name not in obj:
+        if default is None:
+            raise NetworkError(f"{where}: missing '{name}'")
+        return default
+    v = obj[name]
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v):
+        raise NetworkError(f"{where}: '{name}' must be a number, got {json.dumps(v)}")
+    if v < minimum or (strict and v == minimum):
+        raise NetworkError(f"{where}: '{name}' must be {'>' if strict else '>='} {minimum:g}, got {v:g}")
+    return float(v)
+
+
+def _name(obj: dict[str, Any], name: str, where: str, names: set[str], source: str) -> str:
+    v = obj.get(name)
+    if not isinstance(v, str) or not v:
+        raise NetworkError(f"{where}: '{name}' must be a node name, got {json.dumps(v)}")
+    if v not in names:
+        raise NetworkError(f"{where}: '{name}': node {v!r} is not in {source}")
+    return v
+
+
 @dataclass(frozen=True)
 class DemandSpec:
-    """Requests and link events of one simulation."""
+    """Requests and link events of one simulation.
+
+    A demand file is JSON (times in hours at the file edge, seconds in code)::
+
+        {"key_bits": 256,
+         "requests": [{"src": "SSE", "dst": "ICBC", "rate_bps": 2048, "start_h": 0, "end_h": 8}],
+         "cuts": [{"a": "SSE", "b": "ICBC", "at_h": 0.5, "until_h": 2}]}
+
+    ``key_bits`` (default 256) is the size of each relayed key; ``start_h``/``end_h``/``until_h``
+    are optional (default: from the start, forever). Without ``requests`` the default demand
+    (:meth:`default`) is used, so a file may hold only cuts.
+    """
 
     demands: tuple[Demand, ...]
     cuts: tuple[Cut, ...] = ()
     key_bits: int = 256
 
     @classmethod
-    def default(cls, topology: Topology) -> DemandSpec:
+    def default(cls, topology: Topology, cuts: tuple[Cut, ...] = (), key_bits: int = 256) -> DemandSpec:
         """Default demand: every non-relay node pair with an exchange or government end gets 1 kbit/s
         (four AES-256 keys a second); if the network has no such node, all non-relay pairs."""
         ends = [n for n in topology.nodes if n.role != "relay"]
@@ -306,69 +482,101 @@ class DemandSpec:
                         pairs.append((h.name, n.name))
         else:
             pairs = [(a.name, b.name) for i, a in enumerate(ends) for b in ends[i + 1:]]
-        return cls(tuple(Demand(a, b, 1024.0) for a, b in pairs))
+        return cls(tuple(Demand(a, b, 1024.0) for a, b in pairs), cuts, key_bits)
 
     @classmethod
     def load(cls, path: str | Path, topology: Topology) -> DemandSpec:
-        """Read a demand file: ``{"key_bits": 256, "requests": [{"src", "dst", "rate_bps", "start_h",
-        "end_h"}], "cuts": [{"a", "b", "at_h", "until_h"}]}``."""
+        """Read and validate a demand file; errors name the file, the entry and the field."""
         p = Path(path)
         try:
             data = json.loads(p.read_text(encoding="utf-8"))
         except OSError as exc:
             raise NetworkError(f"{p}: cannot read demand file ({exc.strerror or exc})") from None
+        except UnicodeDecodeError:
+            raise NetworkError(f"{p}: demand file is not UTF-8 text") from None
         except json.JSONDecodeError as exc:
             raise NetworkError(f"{p}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
-        if not isinstance(data, dict) or not isinstance(data.get("requests", []), list):
-            raise NetworkError(f"{p}: expected an object with a 'requests' list")
+        return cls.from_json(data, topology, str(p))
+
+    @classmethod
+    def from_json(cls, data: Any, topology: Topology, source: str = "<demand>") -> DemandSpec:
+        """Validate parsed demand JSON against ``topology``."""
+        if not isinstance(data, dict):
+            raise NetworkError(f"{source}: top level must be a JSON object")
+        unknown = set(data) - {"key_bits", "requests", "cuts", "name", "description"}
+        if unknown:
+            raise NetworkError(f"{source}: unknown field {sorted(unknown)[0]!r} "
+                               "(expected key_bits, requests, cuts)")
+        kb = _number(data, "key_bits", source, 256.0, minimum=8.0)
+        if not kb.is_integer() or kb % 8:
+            raise NetworkError(f"{source}: 'key_bits' must be a whole number of bytes (multiple of 8), "
+                               f"got {kb:g}")
         names = {n.name for n in topology.nodes}
+        for field_name in ("requests", "cuts"):
+            if not isinstance(data.get(field_name, []), list):
+                raise NetworkError(f"{source}: '{field_name}' must be a list")
         demands: list[Demand] = []
         for i, r in enumerate(data.get("requests", [])):
-            try:
-                src, dst, rate = str(r["src"]), str(r["dst"]), float(r["rate_bps"])
-                start = float(r.get("start_h", 0.0)) * 3600
-                end = float(r.get("end_h", math.inf)) * 3600
-            except (KeyError, TypeError, ValueError):
-                raise NetworkError(f"{p}: request #{i} needs 'src', 'dst' and numeric 'rate_bps'") from None
-            for nm in (src, dst):
-                if nm not in names:
-                    raise NetworkError(f"{p}: request #{i}: node {nm!r} is not in {topology.source}")
-            if src == dst or rate <= 0:
-                raise NetworkError(f"{p}: request #{i}: needs two different nodes and rate_bps > 0")
+            where = f"{source}: request #{i}"
+            if not isinstance(r, dict):
+                raise NetworkError(f"{where} must be an object")
+            src = _name(r, "src", where, names, topology.source)
+            dst = _name(r, "dst", where, names, topology.source)
+            if src == dst:
+                raise NetworkError(f"{where}: 'src' and 'dst' are both {src!r}")
+            rate = _number(r, "rate_bps", where, strict=True)
+            start = _number(r, "start_h", where, 0.0) * 3600
+            end = _number(r, "end_h", where, math.inf) * 3600
+            if end <= start:
+                raise NetworkError(f"{where}: 'end_h' must be after 'start_h'")
             demands.append(Demand(src, dst, rate, start, end))
         cuts: list[Cut] = []
         links = {lk.key for lk in topology.links}
         for i, c in enumerate(data.get("cuts", [])):
-            try:
-                a, b, at = str(c["a"]), str(c["b"]), float(c["at_h"]) * 3600
-                until = float(c.get("until_h", math.inf)) * 3600
-            except (KeyError, TypeError, ValueError):
-                raise NetworkError(f"{p}: cut #{i} needs 'a', 'b' and numeric 'at_h'") from None
+            where = f"{source}: cut #{i}"
+            if not isinstance(c, dict):
+                raise NetworkError(f"{where} must be an object")
+            a = _name(c, "a", where, names, topology.source)
+            b = _name(c, "b", where, names, topology.source)
             if Network._k(a, b) not in links:
-                raise NetworkError(f"{p}: cut #{i}: no link {a}-{b} in {topology.source}")
+                raise NetworkError(f"{where}: no link {a}-{b} in {topology.source}")
+            at = _number(c, "at_h", where) * 3600
+            until = _number(c, "until_h", where, math.inf) * 3600
+            if until <= at:
+                raise NetworkError(f"{where}: 'until_h' must be after 'at_h'")
             cuts.append(Cut(a, b, at, until))
-        key_bits = int(data.get("key_bits", 256))
-        if key_bits <= 0:
-            raise NetworkError(f"{p}: key_bits must be positive")
-        return cls(tuple(demands), tuple(cuts), key_bits)
+        if "requests" not in data:
+            return cls.default(topology, tuple(cuts), int(kb))
+        if not demands:
+            raise NetworkError(f"{source}: 'requests' is empty (omit it for the default demand)")
+        return cls(tuple(demands), tuple(cuts), int(kb))
 
 
 @dataclass
 class _PairStats:
     requested_bits: int = 0
     served_bits: int = 0
-    requests: int = 0
-    served: int = 0
-    exhausted: int = 0
-    no_route: int = 0
-    hop_sum: int = 0
-    routes: set[tuple[str, ...]] = field(default_factory=set)
+    keys_served: int = 0
+    exhausted_steps: int = 0
+    no_route_steps: int = 0
+    hop_keys: int = 0
+    routes: dict[tuple[str, ...], int] = field(default_factory=dict)
     backlog_bits: float = 0.0
 
 
 @dataclass(frozen=True)
 class SimulationReport:
-    """Metrics of a simulation run (JSON via :meth:`to_json`)."""
+    """Metrics of a simulation run (JSON via :meth:`to_json`).
+
+    ``links``: per link ``a, b, length_km, key_rate_bps, generated_bits, consumed_bits,
+    discarded_bits`` (generated while the pool was full), ``pool_bits, pool_fill`` (at the end),
+    ``min_pool_fill`` (lowest at the end of any step), ``up``.
+    ``pairs``: per demand pair ``src, dst, requested_bits, served_bits, served_fraction,
+    keys_served, backlog_bits, exhausted_steps, no_route_steps`` (steps that left keys unserved
+    because every route was short of key, or because the nodes were cut apart), ``mean_hops``
+    (over served keys), ``distinct_routes`` and ``routes`` (``[{"path", "keys"}]``, most used first).
+    ``totals``: sums and ``served_fraction`` over all pairs.
+    """
 
     topology: str
     hours: float
@@ -389,50 +597,74 @@ def simulate(topology: Topology, *, hours: float = 1.0,
              network: Network | None = None) -> tuple[SimulationReport, Network]:
     """Run the time-stepped network: fill pools, serve every demand by relay, apply cuts.
 
-    Each step each demand accrues ``rate_bps * step_s`` bits of backlog, served as keys of
-    ``demand.key_bits`` bits; a key that cannot be relayed now stays in the backlog (counted as an
-    exhausted or no-route attempt) and is retried next step.
+    Each step the cuts due are applied, every link that is up generates ``rate * step_s`` bits
+    (usable during the step; what exceeds the pool capacity at the end of the step is discarded),
+    and each active demand adds ``rate_bps * step_s`` bits to its backlog, served as whole keys of
+    ``demand.key_bits`` bits by :meth:`Network.serve` (pairs in a rotating order, so none always
+    goes first). What cannot be served stays in the backlog and is retried next step.
 
     Returns:
         The report and the final network state (for the map).
+
+    Examples:
+        >>> from qvalley.network.topology import load_topology
+        >>> rep, _ = simulate(load_topology("metro-38"), hours=0.1)
+        >>> rep.totals["served_fraction"]
+        1.0
     """
-    if hours <= 0 or step_s <= 0:
-        raise NetworkError("hours and step must be positive")
+    if not hours > 0 or not step_s > 0:
+        raise NetworkError(f"hours and step must be positive, got {hours}, {step_s}")
     spec = demand or DemandSpec.default(topology)
     net = network or Network(topology, seed=seed, pool_capacity_bits=pool_capacity_bits,
-                             initial_fill_s=initial_fill_s)
-    stats: dict[tuple[str, str], _PairStats] = {(d.src, d.dst): _PairStats() for d in spec.demands}
-    nsteps = max(1, math.ceil(hours * 3600 / step_s))
+                             initial_fill_s=initial_fill_s, materialize=False)
+    stats: dict[tuple[str, str], _PairStats] = {}
+    for d in spec.demands:
+        stats.setdefault((d.src, d.dst), _PairStats())
+    min_fill = {k: p.level for k, p in net.pools.items()}
+    nsteps = max(1, math.ceil(hours * 3600 / step_s - 1e-9))
+    if nsteps > MAX_STEPS:
+        raise NetworkError(f"{hours:g} h in {step_s:g} s steps is {nsteps} steps (at most {MAX_STEPS}); "
+                           "use a longer step")
     kb = spec.key_bits
-    for _ in range(nsteps):
+    demands = list(spec.demands)
+    for i in range(nsteps):
         t = net.time_s
         for c in spec.cuts:
             if c.at_s <= t < c.until_s:
                 net.cut(c.a, c.b)
             elif t >= c.until_s:
                 net.restore(c.a, c.b)
-        net.step(step_s)
-        for d in spec.demands:
+        net.step(step_s, hold=True)  # key made during the step can serve the step's demand
+        shift = i % len(demands) if demands else 0
+        for d in demands[shift:] + demands[:shift]:
             if not d.start_s <= t < d.end_s:
                 continue
             st = stats[(d.src, d.dst)]
             st.backlog_bits += d.rate_bps * step_s
-            st.requested_bits += int(d.rate_bps * step_s)
-            while st.backlog_bits >= kb:
-                st.requests += 1
-                try:
-                    res = net.relay(d.src, d.dst, kb)
-                except NoRouteError:
-                    st.no_route += 1
-                    break
-                except KeyExhaustedError:
-                    st.exhausted += 1
-                    break
-                st.backlog_bits -= kb
-                st.served += 1
-                st.served_bits += kb
-                st.hop_sum += len(res.path) - 1
-                st.routes.add(res.path)
+            st.requested_bits += round(d.rate_bps * step_s)
+            want = int(st.backlog_bits // kb)
+            if want == 0:
+                continue
+            try:
+                served = net.serve(d.src, d.dst, want, kb)
+            except NoRouteError:
+                st.no_route_steps += 1
+                continue
+            except KeyExhaustedError:
+                st.exhausted_steps += 1
+                continue
+            got = sum(n for _, n in served)
+            if got < want:
+                st.exhausted_steps += 1
+            st.backlog_bits -= got * kb
+            st.keys_served += got
+            st.served_bits += got * kb
+            for path, n in served:
+                st.hop_keys += (len(path) - 1) * n
+                st.routes[path] = st.routes.get(path, 0) + n
+        net.clamp()
+        for k, p in net.pools.items():
+            min_fill[k] = min(min_fill[k], p.level)
     links: list[dict[str, Any]] = []
     for lk in topology.links:
         pool = net.pools[lk.key]
@@ -440,22 +672,28 @@ def simulate(topology: Topology, *, hours: float = 1.0,
             "a": lk.a, "b": lk.b, "length_km": round(lk.length_m / 1e3, 3),
             "key_rate_bps": net.rates[lk.key], "generated_bits": int(pool.generated_bits),
             "consumed_bits": pool.consumed_bits, "discarded_bits": int(pool.discarded_bits),
-            "pool_bits": pool.bits, "pool_fill": pool.bits / (8 * pool.capacity_bytes),
+            "pool_bits": pool.bits, "pool_fill": pool.level, "min_pool_fill": min_fill[lk.key],
             "up": lk.key not in net.down,
         })
     pairs: list[dict[str, Any]] = []
     for (ps, pd), st in stats.items():
+        routes = sorted(st.routes.items(), key=lambda kv: (-kv[1], len(kv[0]), kv[0]))
         pairs.append({
             "src": ps, "dst": pd, "requested_bits": st.requested_bits, "served_bits": st.served_bits,
-            "served_fraction": st.served_bits / st.requested_bits if st.requested_bits else 1.0,
-            "keys_served": st.served, "exhausted_attempts": st.exhausted, "no_route_attempts": st.no_route,
-            "mean_hops": st.hop_sum / st.served if st.served else None, "distinct_routes": len(st.routes),
+            "served_fraction": min(1.0, st.served_bits / st.requested_bits) if st.requested_bits else 1.0,
+            "keys_served": st.keys_served, "backlog_bits": int(st.backlog_bits),
+            "exhausted_steps": st.exhausted_steps, "no_route_steps": st.no_route_steps,
+            "mean_hops": st.hop_keys / st.keys_served if st.keys_served else None,
+            "distinct_routes": len(routes),
+            "routes": [{"path": list(path), "keys": n} for path, n in routes],
         })
     req = sum(p["requested_bits"] for p in pairs)
     srv = sum(p["served_bits"] for p in pairs)
     totals = {"nodes": len(topology.nodes), "links": len(topology.links), "pairs": len(pairs),
-              "requested_bits": req, "served_bits": srv, "served_fraction": srv / req if req else 1.0,
+              "requested_bits": req, "served_bits": srv,
+              "served_fraction": min(1.0, srv / req) if req else 1.0,
               "generated_bits": sum(lk["generated_bits"] for lk in links),
               "consumed_bits": sum(lk["consumed_bits"] for lk in links),
-              "min_link_rate_bps": min(net.rates.values()), "links_down": len(net.down)}
+              "min_link_rate_bps": min(net.rates.values()), "links_down": len(net.down),
+              "cuts": len(spec.cuts)}
     return SimulationReport(topology.name, hours, step_s, tuple(links), tuple(pairs), totals), net

@@ -206,7 +206,10 @@ def load_topology(path_or_name: str | Path) -> Topology:
         try:
             text = p.read_text(encoding="utf-8")
         except OSError as exc:
-            raise TopologyError(f"{p}: cannot read topology ({exc.strerror or exc})") from None
+            hint = "" if p.exists() else f"; shipped topologies: {', '.join(builtin_topologies())}"
+            raise TopologyError(f"{p}: cannot read topology ({exc.strerror or exc}){hint}") from None
+        except UnicodeDecodeError:
+            raise TopologyError(f"{p}: topology file is not UTF-8 text") from None
         source = str(p)
     try:
         data = json.loads(text)
