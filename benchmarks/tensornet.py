@@ -70,15 +70,27 @@ def main() -> None:
             parts = [ex.contract_core(ex.slice_arrays(arrays, i)) for i in range(ex.nslices)]
             return sum(parts[1:], parts[0])
 
+        from qvalley.sim.tensornet import Executor
+
+        ex_plain = Executor(tree, pl.simplified.variable, small_kernel=False)
+
+        def plain() -> Any:  # our executor without the one-pass small kernel (transpose + matmul)
+            parts = [ex_plain.contract_core(ex_plain.slice_arrays(arrays, i)) for i in range(ex.nslices)]
+            return sum(parts[1:], parts[0])
+
         def theirs() -> Any:
             return tree.contract(arrays)
 
         v1, v2 = complex(np.asarray(ours()).reshape(-1)[0]), complex(np.asarray(theirs()).reshape(-1)[0])
+        v0 = complex(np.asarray(plain()).reshape(-1)[0])
         t_ours, t_theirs = _best(ours, a.repeats), _best(theirs, a.repeats)
+        t_plain = _best(plain, a.repeats)
         rows.append({"precision": prec, "log10_flops": plan.log10_flops,
                      "largest_tensor_log2": plan.largest_tensor_log2, "slices": plan.slices,
                      "search_s": search, "qvalley_s": t_ours, "cotengra_s": t_theirs,
-                     "speedup": t_theirs / t_ours, "rel_diff": abs(v1 - v2) / abs(v2)})
+                     "speedup": t_theirs / t_ours, "rel_diff": abs(v1 - v2) / abs(v2),
+                     "qvalley_no_small_s": t_plain, "small_kernel_gain": t_plain / t_ours,
+                     "rel_diff_small_vs_plain": abs(v1 - v0) / abs(v0)})
     rng = np.random.default_rng(1)
     bits = ["".join(map(str, rng.integers(0, 2, n))) for _ in range(a.amplitudes)]
     batch_sim = TensorNetworkSimulator(circuit, "single", a.max_memory, a.search_time, threads=1)
@@ -99,10 +111,11 @@ def main() -> None:
                      "per_amplitude_single_s": t_single, "speedup": t_single / t_batch}}
     print(f"{name}: {n} qubits")
     print(f"{'precision':<9} {'log10 FLOPs':>11} {'largest':>8} {'slices':>6} {'search s':>8} "
-          f"{'qvalley s':>10} {'cotengra s':>10} {'ratio':>6} {'rel diff':>9}")
+          f"{'qvalley s':>10} {'no-small s':>10} {'cotengra s':>10} {'ratio':>6} {'rel diff':>9}")
     for r in rows:
         print(f"{r['precision']:<9} {r['log10_flops']:>11.2f} {r['largest_tensor_log2']:>8.1f} "
               f"{r['slices']:>6} {r['search_s']:>8.1f} {r['qvalley_s']:>10.4f} "
+              f"{r['qvalley_no_small_s']:>10.4f} "
               f"{r['cotengra_s']:>10.4f} {r['speedup']:>6.2f} {r['rel_diff']:>9.1e}")
     b = out["batch"]
     print(f"{b['amplitudes']} amplitudes (complex64): {b['per_amplitude_batch_s'] * 1e3:.2f} ms each "

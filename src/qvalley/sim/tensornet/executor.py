@@ -40,6 +40,110 @@ class _Step:
     shape: tuple[int, ...]
     flip: bool  # compute (B^T A^T) so the result is laid out keep_b + keep_a
     eq: str | None  # einsum fallback for hyper/batch indices
+    small: _Small | None = None  # one-pass kernel for a large operand times a small one
+
+
+@dataclass(frozen=True)
+class _Small:
+    """Geometry of a :func:`~.kernels.small_contract` step (see that module)."""
+
+    big_left: bool  # the large operand is the step's left one
+    sperm: tuple[int, ...] | None  # small operand -> (contracted, kept) order
+    k: int
+    n: int
+    kshape: np.ndarray
+    kxs: np.ndarray
+    kos: np.ndarray
+    cx: np.ndarray
+    co: np.ndarray
+    eq: str  # the same step as an einsum with this output layout (other array backends)
+
+
+# a step runs as one strided pass (no transpose, no GEMM) when its small operand has at most
+# SMALL_MAX elements and its large one at least BIG_MIN (measured: docs/performance.md)
+SMALL_MAX = 256
+BIG_MIN = 1 << 12
+
+
+def _strides(term: Sequence[str], size: dict[str, int]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    acc = 1
+    for ix in reversed(term):
+        out[ix] = acc
+        acc *= size[ix]
+    return out
+
+
+def _offsets(term: Sequence[str], size: dict[str, int], stride: dict[str, int]) -> np.ndarray:
+    off = np.zeros(1, dtype=np.int64)
+    for ix in term:
+        r = np.arange(size[ix], dtype=np.int64) * stride[ix]
+        off = (off[:, None] + r[None, :]).reshape(-1)
+    return off
+
+
+def _small_layout(big: tuple[str, ...], contracted: list[str], keep_small: list[str],
+                  nxt: set[str] | None) -> tuple[str, ...]:
+    """Output layout of a one-pass step: the large operand's kept axes in their order with the
+    small operand's kept axes in place of the first contracted axis; if the next step is a
+    matmul, the axes it sums over are moved to the end (a free reordering here)."""
+    out: list[str] = []
+    placed = False
+    for ix in big:
+        if ix in contracted:
+            if not placed:
+                out += keep_small
+                placed = True
+        else:
+            out.append(ix)
+    if not placed:
+        out += keep_small
+    if nxt:
+        out = [i for i in out if i not in nxt] + [i for i in out if i in nxt]
+    return tuple(out)
+
+
+def _plan_small(a: tuple[str, ...], b: tuple[str, ...], out: set[str], size: dict[str, int],
+                nxt: set[str] | None) -> tuple[_Small, tuple[str, ...]] | None:
+    sa, sb = math.prod(size[i] for i in a), math.prod(size[i] for i in b)
+    big_left = sa >= sb
+    big, sm = (a, b) if big_left else (b, a)
+    if min(sa, sb) > SMALL_MAX or max(sa, sb) < BIG_MIN:
+        return None
+    contracted = [i for i in sm if i in big]
+    if any(i in out for i in contracted) or any(i not in out for i in a + b if i not in contracted):
+        return None  # hyper or batch indices: not a plain contraction
+    keep_small = [i for i in sm if i not in contracted]
+    keep_big = [i for i in big if i not in contracted]
+    res = _small_layout(big, contracted, keep_small, nxt)
+    sx = _strides(big, size)
+    so = _strides(res, size)
+    kshape: list[int] = []
+    kxs: list[int] = []
+    kos: list[int] = []
+    for ix in keep_big:  # merge neighbours that stay neighbours in the output
+        if size[ix] == 1:
+            continue
+        if kshape and kxs[-1] == sx[ix] * size[ix] and kos[-1] == so[ix] * size[ix]:
+            kshape[-1] *= size[ix]
+            kxs[-1], kos[-1] = sx[ix], so[ix]
+        else:
+            kshape.append(size[ix])
+            kxs.append(sx[ix])
+            kos.append(so[ix])
+    if not kshape:
+        kshape, kxs, kos = [1], [0], [0]
+    order = tuple(sm.index(i) for i in contracted + keep_small)
+    sperm = None if order == tuple(range(len(sm))) else order
+    from .network import _eq
+
+    eq = _eq(a, b, res)
+    i64 = np.int64
+    small = _Small(big_left, sperm, math.prod(size[i] for i in contracted),
+                   math.prod(size[i] for i in keep_small), np.array(kshape, i64),
+                   np.array(kxs, i64), np.array(kos, i64), _offsets(contracted, size, sx),
+                   _offsets(keep_small, size, so), eq)
+    return small, res
 
 
 def _block(pos: list[int], ndim: int) -> str | None:
@@ -104,9 +208,12 @@ class Executor:
     Args:
         tree: a cotengra ``ContractionTree`` (sliced or not).
         variable: per input, whether its array changes between calls (for caching).
+        small_kernel: run steps of a large operand with a small one as one strided pass
+            (:mod:`.kernels`) instead of transpose + matmul.
     """
 
-    def __init__(self, tree: Any, variable: Sequence[bool] | None = None) -> None:
+    def __init__(self, tree: Any, variable: Sequence[bool] | None = None,
+                 small_kernel: bool = True) -> None:
         self.tree = tree
         sliced = set(tree.sliced_inds)
         self.sliced = tuple(tree.sliced_inds)
@@ -132,16 +239,28 @@ class Executor:
             self.root = 0
         order = list(tree.traverse())
         summed_next: dict[Any, set[str]] = {}
+
+        def nsize(node: Any) -> int:
+            return math.prod(size[i] for i in tree.get_inds(node) if i not in sliced)
+
         for p, lft, r in order:
             pout = set(tree.get_inds(p))
             common = (set(tree.get_inds(lft)) & set(tree.get_inds(r))) - pout - sliced
+            sl, sr = nsize(lft), nsize(r)
+            if small_kernel and min(sl, sr) <= SMALL_MAX and max(sl, sr) >= BIG_MIN:
+                common = set()  # a one-pass step reads any layout
             summed_next[lft] = summed_next[r] = common
         for p, lft, r in order:
             li, ri = slot[lft], slot[r]
             out = set(i for i in tree.get_inds(p) if i not in sliced)
-            plan = _plan_pair(terms[li], terms[ri], out, size, summed_next.get(p))
             a, b = terms[li], terms[ri]
-            if plan[0] == "einsum":
+            sm = _plan_small(a, b, out, size, summed_next.get(p)) if small_kernel else None
+            plan = _plan_pair(a, b, out, size, summed_next.get(p))
+            if sm is not None:
+                steps.append(_Step(li, ri, nxt, None, False, None, False, 0, 0, 0,
+                                   tuple(size[i] for i in sm[1]), False, None, sm[0]))
+                terms[nxt] = sm[1]
+            elif plan[0] == "einsum":
                 ptm = tuple(i for i in tree.get_inds(p) if i not in sliced)
                 from .network import _eq
 
@@ -189,7 +308,9 @@ class Executor:
                 continue
             a = buf.pop(s.left)
             b = buf.pop(s.right)
-            if s.eq is not None:
+            if s.small is not None:
+                c = _run_small(s.small, a, b, s.shape, xp)
+            elif s.eq is not None:
                 c = xp.einsum(s.eq, a, b)
             else:
                 if s.lperm is not None:
@@ -210,6 +331,22 @@ class Executor:
     def contract_slices(self, arrays: Sequence[Any], indices: Sequence[int], xp: Any = np,
                         use_cache: bool = False) -> list[Any]:
         return [self.contract_core(self.slice_arrays(arrays, i), xp, use_cache) for i in indices]
+
+
+def _run_small(g: _Small, a: Any, b: Any, shape: tuple[int, ...], xp: Any) -> Any:
+    if xp is not np:
+        return xp.einsum(g.eq, a, b)
+    x, sm = (a, b) if g.big_left else (b, a)
+    dt = np.result_type(x.dtype, sm.dtype)
+    x = np.ascontiguousarray(x, dtype=dt)
+    if g.sperm is not None:
+        sm = sm.transpose(g.sperm)
+    mat = np.ascontiguousarray(sm, dtype=dt).reshape(g.k, g.n)
+    out = np.empty(math.prod(shape), dtype=dt)
+    from .kernels import small_contract
+
+    small_contract(x.reshape(-1), out, g.kshape, g.kxs, g.kos, g.cx, g.co, mat)
+    return out.reshape(shape)
 
 
 def pairwise_sum(parts: Sequence[np.ndarray]) -> np.ndarray:
