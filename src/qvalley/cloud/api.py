@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from . import service
 from .errors import AuthError, CloudError, ForbiddenError, NotFoundError, QuotaError, ValidationError
 from .service import Limits, iso, job_view
-from .store import COMPLETED, STATUSES, TERMINAL, Store
+from .store import COMPLETED, QUEUED, STATUSES, TERMINAL, Store
 from .worker import Notifier, Worker
 
 
@@ -73,13 +73,19 @@ class _RateLimiter:
             return (1 - tokens) / self.rate
 
 
-def current_user(request: Request, authorization: Annotated[str | None, Header()] = None
-                 ) -> dict[str, Any]:
-    """The authenticated user of a request (Bearer token), after the per-user rate limit."""
+async def current_user(request: Request, authorization: Annotated[str | None, Header()] = None
+                       ) -> dict[str, Any]:
+    """The authenticated user of a request (Bearer token), after the per-user rate limit.
+
+    Runs on the event loop, not in the thread pool: a token the store has cached costs no I/O;
+    only a cache miss (a database read) goes to the thread pool."""
     state = request.app.state
     if not authorization or not authorization.startswith("Bearer "):
         raise AuthError("missing 'Authorization: Bearer <token>' header")
-    u = state.store.authenticate(authorization[7:].strip())
+    secret = authorization[7:].strip()
+    u = state.store.authenticate_cached(secret)
+    if u is None:
+        u = await run_in_threadpool(state.store.authenticate, secret)
     if u is None:
         raise AuthError("invalid or revoked token")
     wait = state.limiter.take(u["id"])
@@ -137,6 +143,11 @@ def create_app(store: Store, *, workers: int = 0, limits: Limits | None = None,
     def scope(u: dict[str, Any]) -> int | None:
         return None if u["role"] == "admin" else int(u["id"])
 
+    async def read_job(job_id: str, user_id: int | None) -> dict[str, Any]:
+        # in the thread pool, not on the event loop: a read can wait for a pooled connection or
+        # for a remote PostgreSQL, and must not stall every other request meanwhile
+        return await run_in_threadpool(store.get_job, job_id, user_id)
+
     # ---- jobs ----------------------------------------------------------------------------------
     @app.post("/v1/jobs", status_code=201, tags=["jobs"])
     def submit(body: JobBody, u: User,
@@ -178,7 +189,7 @@ def create_app(store: Store, *, workers: int = 0, limits: Limits | None = None,
     async def get_job(job_id: str, u: User,
                       wait: Annotated[float, Query(ge=0, le=60, description="long-poll seconds")] = 0
                       ) -> dict[str, Any]:
-        row = await run_in_threadpool(store.get_job, job_id, scope(u))
+        row = await read_job(job_id, scope(u))
         if wait > 0 and row["status"] not in TERMINAL:
             deadline = time.monotonic() + wait
             loop = asyncio.get_running_loop()
@@ -189,15 +200,20 @@ def create_app(store: Store, *, workers: int = 0, limits: Limits | None = None,
                     left = deadline - time.monotonic()
                     if left <= 0:
                         break
-                    ev.clear()
                     try:  # woken by an in-process worker, or poll for out-of-process workers
                         await asyncio.wait_for(ev.wait(), min(left, 0.25))
                     except TimeoutError:
                         pass
-                    row = await run_in_threadpool(store.get_job, job_id, scope(u))
+                    # clear before the read, not before the wait: a change that lands during the
+                    # read sets the event again and the next wait returns at once (clearing after
+                    # the read would drop that wake-up and cost a 0.25 s poll)
+                    ev.clear()
+                    row = await read_job(job_id, scope(u))
             finally:
                 remove()
-        return await run_in_threadpool(job_view, row, store)
+        if row["status"] == QUEUED:  # queue position and ETA: counting reads, in the thread pool
+            return await run_in_threadpool(job_view, row, store)
+        return job_view(row, store)  # no I/O for a job that is not queued
 
     @app.get("/v1/jobs/{job_id}/result", tags=["jobs"])
     def get_result(job_id: str, u: User) -> dict[str, Any]:

@@ -388,6 +388,14 @@ class Store:
             row = dict(c.execute(sa.select(tokens).where(tokens.c.id == tid)).mappings().one())
         return secret, row
 
+    def authenticate_cached(self, secret: str) -> dict[str, Any] | None:
+        """:meth:`authenticate` from the cache only (no database access): the user, or ``None``
+        when the answer is not cached (then call :meth:`authenticate`)."""
+        hit = self._auth.get(hash_token(secret))
+        if hit is not None and hit[0] > time.monotonic():
+            return dict(hit[1])
+        return None
+
     def authenticate(self, secret: str) -> dict[str, Any] | None:
         """The user owning the live token ``secret`` (with ``token_id``), or ``None``.
 
