@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 import numpy as np
+import pytest
 
 from qvalley.network.relay import (
     DemandSpec,
@@ -153,7 +152,8 @@ def test_simulation_metrics_and_cut_from_demand_file(tmp_path: Path) -> None:
 def test_demand_file_with_only_cuts_uses_the_default_demand(tmp_path: Path) -> None:
     topo = line_topology(4)
     p = tmp_path / "d.json"
-    p.write_text(json.dumps({"key_bits": 512, "cuts": [{"a": "N1", "b": "N2", "at_h": 0.25, "until_h": 0.5}]}))
+    cut = {"a": "N1", "b": "N2", "at_h": 0.25, "until_h": 0.5}
+    p.write_text(json.dumps({"key_bits": 512, "cuts": [cut]}))
     spec = DemandSpec.load(p, topo)
     assert spec.demands == DemandSpec.default(topo).demands and spec.key_bits == 512
     rep, net = simulate(topo, hours=1.0, demand=spec)
