@@ -130,16 +130,29 @@ def _noisy_grid(rows: int, cols: int) -> tuple[Grid, Any]:
 
 
 @pytest.mark.slow
-def test_noisy_rcs_emulation_reproduces_the_digital_error_model() -> None:
-    """12 qubits, 10 cycles, Pauli (depolarizing) gate noise and readout errors: the emulated
-    XEB agrees with Π(1-e) within three standard errors, and is far below the noiseless value."""
+def test_noisy_rcs_emulation_matches_the_exact_noisy_distribution() -> None:
+    """10 qubits, 10 cycles, Pauli (depolarizing) gate noise and readout errors: the XEB of the
+    trajectory samples agrees with the exact XEB of the density-matrix distribution under the same
+    noise model within four standard errors; the digital error model Π(1-e) is close to it but
+    below (at this size some errors leave part of the correlation: measured 0.33 exact vs 0.28)."""
     from qvalley.bench.xeb import run_xeb
+    from qvalley.emulator import restrict_calibration
+    from qvalley.noise import NoiseModel
+    from qvalley.sim import probabilities
+    from qvalley.sim.density import DensityMatrixSimulator
 
-    dev, cal = _noisy_grid(3, 4)
-    r = run_xeb(dev, 12, 10, shots=800, seed=int(np.random.default_rng().integers(2**31)),
-                calibration=cal, thermal=False, trajectories=800)
-    assert 0.1 < r.predicted_fidelity < 0.3
-    assert abs(r.xeb - r.predicted_fidelity) < 3 * r.xeb_stderr, r
-    assert r.method == "trajectories" and r.num_qubits == 12 and r.shots == 800
-    ideal = run_xeb(dev, 12, 10, shots=4000, seed=5, noise=False)
-    assert ideal.predicted_fidelity == 1.0 and abs(ideal.xeb - 1) < 4 * ideal.xeb_stderr
+    dev, cal = _noisy_grid(2, 5)
+    seed = 7
+    r = run_xeb(dev, 10, 10, shots=800, seed=seed, calibration=cal, thermal=False, trajectories=800)
+    inst = device_rcs(dev, 10, 10, seed, calibration=cal)
+    ideal = probabilities(inst.circuit, precision="double")
+    profile = SimpleNamespace(num_qubits=10, native_gates=tuple(dev.native_gates))
+    model = NoiseModel.from_device(profile, restrict_calibration(cal, list(inst.region)), thermal=False)
+    exact = float(2**10 * np.sum(DensityMatrixSimulator(model).probabilities(inst.circuit, readout=True)
+                                 * ideal) - 1)
+    assert abs(r.xeb - exact) < 4 * r.xeb_stderr, (r, exact)
+    assert 0.2 < r.predicted_fidelity < exact < 1.3 * r.predicted_fidelity
+    assert r.method == "trajectories" and r.num_qubits == 10 and r.shots == 800
+    noiseless = run_xeb(dev, 10, 10, shots=4000, seed=5, noise=False)
+    assert noiseless.predicted_fidelity == 1.0
+    assert abs(noiseless.xeb - noiseless.ideal_xeb) < 4 * noiseless.xeb_stderr
