@@ -137,13 +137,13 @@ def test_simulation_metrics_and_cut_from_demand_file(tmp_path: Path) -> None:
     topo = line_topology(4)
     demand = tmp_path / "d.json"
     demand.write_text(json.dumps({"key_bits": 256, "requests": [{"src": "N0", "dst": "N3", "rate_bps": 2000}],
-                                  "cuts": [{"a": "N1", "b": "N2", "at_h": 0.5}]}))
+                                  "cuts": [{"a": "N0", "b": "X", "at_h": 0.5}]}))
     spec = DemandSpec.load(demand, topo)
     rep, _net = simulate(topo, hours=1.0, demand=spec, step_s=60.0, seed=1)
     pair = rep.pairs[0]
     assert pair["served_fraction"] == pytest.approx(1.0, abs=0.01)
-    assert pair["distinct_routes"] == 2  # before and after the cut
-    link = next(lk for lk in rep.links if {lk["a"], lk["b"]} == {"N1", "N2"})
+    assert pair["distinct_routes"] == 2  # full pools: the 2-hop detour; after its cut: the line
+    link = next(lk for lk in rep.links if {lk["a"], lk["b"]} == {"N0", "X"})
     assert link["up"] is False
     assert rep.totals["consumed_bits"] == sum(lk["consumed_bits"] for lk in rep.links)
     json.dumps(rep.to_json())
@@ -152,7 +152,7 @@ def test_simulation_metrics_and_cut_from_demand_file(tmp_path: Path) -> None:
 def test_demand_file_with_only_cuts_uses_the_default_demand(tmp_path: Path) -> None:
     topo = line_topology(4)
     p = tmp_path / "d.json"
-    cut = {"a": "N1", "b": "N2", "at_h": 0.25, "until_h": 0.5}
+    cut = {"a": "N0", "b": "X", "at_h": 0.25, "until_h": 0.5}
     p.write_text(json.dumps({"key_bits": 512, "cuts": [cut]}))
     spec = DemandSpec.load(p, topo)
     assert spec.demands == DemandSpec.default(topo).demands and spec.key_bits == 512
@@ -210,3 +210,19 @@ def test_shipped_topologies_are_valid_and_sized() -> None:
     assert sum(n.role == "relay" for n in trunk.nodes) == 32
     assert sum(lk.length_m for lk in trunk.links) == pytest.approx(2.0e6, rel=0.01)
     assert max(lk.length_m for lk in trunk.links) <= 90e3
+
+
+def test_overfull_fast_links_do_not_beat_a_full_direct_link() -> None:
+    """Key made within a step may exceed the capacity until the step ends; the route still takes
+    the full direct link, not two fast overfull links (each relayed key costs one per hop)."""
+    nodes = [{"name": n, "role": "bank", "lat": 31.0 + 0.01 * i, "lon": 121.0}
+             for i, n in enumerate("ABC")]
+    links = [{"a": "A", "b": "B", "length_km": 20.0, "key_rate_bps": 1e4},
+             {"a": "A", "b": "C", "length_km": 20.0, "key_rate_bps": 3e6},
+             {"a": "C", "b": "B", "length_km": 20.0, "key_rate_bps": 3e6}]
+    topo = Topology.from_json({"name": "tri", "nodes": nodes, "links": links}, "tri.json")
+    net = Network(topo, pool_capacity_bits=8 * 4096, materialize=False)
+    net.step(60.0, hold=True)
+    assert all(p.bits >= 8 * 4096 for p in net.pools.values())
+    assert net.pools[net._k("A", "C")].bits > 2 * 8 * 4096
+    assert net.route("A", "B", 256) == ("A", "B")

@@ -307,7 +307,10 @@ class Network:
                 avail = pool.bits
                 if avail < need:
                     continue
-                cand = (cost + 8 * pool.capacity_bytes / avail, hops + 1)
+                # key held beyond the capacity within a step counts as a full pool: a link never
+                # costs less than 1, so among full links the fewest hops win
+                cap = 8 * pool.capacity_bytes
+                cand = (cost + cap / min(avail, cap), hops + 1)
                 old = best.get(v)
                 if old is None or cand < old:
                     best[v] = cand
