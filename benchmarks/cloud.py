@@ -4,7 +4,7 @@ through HTTP against ``qvalley serve --workers 2`` on SQLite and on PostgreSQL.
 Each of ``--concurrency`` client threads submits a job and waits for its result (long poll), in a
 loop; we report jobs/s completed and the submit→result latency p50/p99.
 
-    .venv/bin/python benchmarks/cloud.py --jobs 1000 --db sqlite postgresql [--json out.json]
+    .venv/bin/python benchmarks/cloud.py --jobs 1000 --db sqlite postgresql [--rate-limit R] [--json out.json]
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run(db: str, jobs: int, concurrency: int, workers: int) -> dict[str, Any]:
+def run(db: str, jobs: int, concurrency: int, workers: int, rate_limit: float | None = None
+        ) -> dict[str, Any]:
     schema = None
     if db == "sqlite":
         args = ["--data-dir", tempfile.mkdtemp(prefix="qv-bench-")]
@@ -56,7 +57,8 @@ def run(db: str, jobs: int, concurrency: int, workers: int) -> dict[str, Any]:
     store.set_quota("bench", max_concurrent_jobs=10**6, max_shots_per_day=10**12)
     port = free_port()
     srv = subprocess.Popen([sys.executable, "-m", "qvalley.cli.main", "serve", "--port", str(port),
-                            "--workers", str(workers), *args])
+                            "--workers", str(workers), *args,
+                            *(["--rate-limit", str(rate_limit)] if rate_limit else [])])
     try:
         for _ in range(300):
             try:
@@ -116,9 +118,11 @@ def main() -> None:
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--db", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
+    p.add_argument("--rate-limit", type=float, default=None,
+                   help="requests/s per user passed to serve (default: serve's own limit)")
     p.add_argument("--json", default=None)
     a = p.parse_args()
-    rows = [run(db, a.jobs, a.concurrency, a.workers) for db in a.db]
+    rows = [run(db, a.jobs, a.concurrency, a.workers, a.rate_limit) for db in a.db]
     print(f"{'database':<11} {'jobs':>5} {'jobs/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
     for r in rows:
         print(f"{r['database']:<11} {r['jobs']:>5} {r['jobs_per_s']:>8.1f} {r['p50_ms']:>8.1f} "
