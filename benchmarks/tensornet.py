@@ -75,7 +75,8 @@ def main() -> None:
         ex_plain = Executor(tree, pl.simplified.variable, small_kernel=False)
 
         def plain() -> Any:  # our executor without the one-pass small kernel (transpose + matmul)
-            parts = [ex_plain.contract_core(ex_plain.slice_arrays(arrays, i)) for i in range(ex.nslices)]
+            parts = [ex_plain.contract_core(ex_plain.slice_arrays(arrays, i))
+                     for i in range(ex_plain.nslices)]
             return sum(parts[1:], parts[0])
 
         def theirs() -> Any:

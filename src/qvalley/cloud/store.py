@@ -401,11 +401,11 @@ class Store:
 
         Answers are cached for :attr:`AUTH_CACHE_SECONDS`; revoking a token or changing a user's
         quota or role through this store takes effect at once."""
+        cached = self.authenticate_cached(secret)
+        if cached is not None:
+            return cached
         h = hash_token(secret)
         now = time.monotonic()
-        hit = self._auth.get(h)
-        if hit is not None and hit[0] > now:
-            return dict(hit[1])
         cols = ", ".join(f"u.{c}" for c in USER_COLUMNS)
         with self._cursor() as cur:
             row = self._one(self._exec(cur, f"SELECT {cols}, t.id AS token_id FROM users u JOIN tokens t "

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .network import TensorNetworkError
+from .network import TensorNetworkError, _eq
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,11 @@ SMALL_MAX = 256
 BIG_MIN = 1 << 12
 
 
+def _small_sizes(sa: int, sb: int) -> bool:
+    """Whether operands of ``sa`` and ``sb`` elements are sized for a one-pass step."""
+    return min(sa, sb) <= SMALL_MAX and max(sa, sb) >= BIG_MIN
+
+
 def _strides(term: Sequence[str], size: dict[str, int]) -> dict[str, int]:
     out: dict[str, int] = {}
     acc = 1
@@ -106,10 +111,10 @@ def _small_layout(big: tuple[str, ...], contracted: list[str], keep_small: list[
 def _plan_small(a: tuple[str, ...], b: tuple[str, ...], out: set[str], size: dict[str, int],
                 nxt: set[str] | None) -> tuple[_Small, tuple[str, ...]] | None:
     sa, sb = math.prod(size[i] for i in a), math.prod(size[i] for i in b)
+    if not _small_sizes(sa, sb):
+        return None
     big_left = sa >= sb
     big, sm = (a, b) if big_left else (b, a)
-    if min(sa, sb) > SMALL_MAX or max(sa, sb) < BIG_MIN:
-        return None
     contracted = [i for i in sm if i in big]
     if any(i in out for i in contracted) or any(i not in out for i in a + b if i not in contracted):
         return None  # hyper or batch indices: not a plain contraction
@@ -135,8 +140,6 @@ def _plan_small(a: tuple[str, ...], b: tuple[str, ...], out: set[str], size: dic
         kshape, kxs, kos = [1], [0], [0]
     order = tuple(sm.index(i) for i in contracted + keep_small)
     sperm = None if order == tuple(range(len(sm))) else order
-    from .network import _eq
-
     eq = _eq(a, b, res)
     i64 = np.int64
     small = _Small(big_left, sperm, math.prod(size[i] for i in contracted),
@@ -246,8 +249,7 @@ class Executor:
         for p, lft, r in order:
             pout = set(tree.get_inds(p))
             common = (set(tree.get_inds(lft)) & set(tree.get_inds(r))) - pout - sliced
-            sl, sr = nsize(lft), nsize(r)
-            if small_kernel and min(sl, sr) <= SMALL_MAX and max(sl, sr) >= BIG_MIN:
+            if small_kernel and _small_sizes(nsize(lft), nsize(r)):
                 common = set()  # a one-pass step reads any layout
             summed_next[lft] = summed_next[r] = common
         for p, lft, r in order:
@@ -255,15 +257,12 @@ class Executor:
             out = set(i for i in tree.get_inds(p) if i not in sliced)
             a, b = terms[li], terms[ri]
             sm = _plan_small(a, b, out, size, summed_next.get(p)) if small_kernel else None
-            plan = _plan_pair(a, b, out, size, summed_next.get(p))
             if sm is not None:
                 steps.append(_Step(li, ri, nxt, None, False, None, False, 0, 0, 0,
                                    tuple(size[i] for i in sm[1]), False, None, sm[0]))
                 terms[nxt] = sm[1]
-            elif plan[0] == "einsum":
+            elif (plan := _plan_pair(a, b, out, size, summed_next.get(p)))[0] == "einsum":
                 ptm = tuple(i for i in tree.get_inds(p) if i not in sliced)
-                from .network import _eq
-
                 steps.append(_Step(li, ri, nxt, None, False, None, False, 0, 0, 0, (), False,
                                    _eq(a, b, ptm)))
                 terms[nxt] = ptm

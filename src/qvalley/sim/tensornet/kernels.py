@@ -28,24 +28,23 @@ _OPTS: dict[str, Any] = {"cache": True, "fastmath": True, "nogil": True, "bounds
 
 
 @njit(**_OPTS)
-def _rows(x, out, kshape, kxs, kos, cx, co, s, lo, hi, tmp):  # pragma: no cover - compiled
-    """Outer positions ``lo..hi`` (all kept dimensions but the last, C order)."""
+def small_contract(x, out, kshape, kxs, kos, cx, co, s):  # pragma: no cover - compiled
+    """``out[kept + co[j]] = Σ_c x[kept + cx[c]] · s[c, j]`` over every kept position
+    (``x`` and ``out`` flat; see the module docstring for the geometry). The outer positions (all
+    kept dimensions but the last) run in C order."""
     nd = kshape.size
     k, n = s.shape
     L = kshape[nd - 1]
     sx = kxs[nd - 1]
     so = kos[nd - 1]
-    # multi-index of position lo
+    outer = 1
+    for d in range(nd - 1):
+        outer *= kshape[d]
+    tmp = np.empty((n, S), dtype=out.dtype)
     idx = np.zeros(nd, np.int64)
-    r = lo
     xb = 0
     ob = 0
-    for d in range(nd - 2, -1, -1):
-        idx[d] = r % kshape[d]
-        r //= kshape[d]
-        xb += idx[d] * kxs[d]
-        ob += idx[d] * kos[d]
-    for _o in range(lo, hi):
+    for _o in range(outer):
         for t0 in range(0, L, S):
             w = min(S, L - t0)
             for j in range(n):
@@ -86,17 +85,6 @@ def _rows(x, out, kshape, kxs, kos, cx, co, s, lo, hi, tmp):  # pragma: no cover
             ob -= kos[d] * kshape[d]
             idx[d] = 0
             d -= 1
-
-
-@njit(**_OPTS)
-def small_contract(x, out, kshape, kxs, kos, cx, co, s):  # pragma: no cover - compiled
-    """``out[kept + co[j]] = Σ_c x[kept + cx[c]] · s[c, j]`` over every kept position
-    (``x`` and ``out`` flat; see the module docstring for the geometry)."""
-    outer = 1
-    for d in range(kshape.size - 1):
-        outer *= kshape[d]
-    tmp = np.empty((s.shape[1], S), dtype=out.dtype)
-    _rows(x, out, kshape, kxs, kos, cx, co, s, 0, outer, tmp)
 
 
 def small_contract_reference(x: np.ndarray, out: np.ndarray, kshape: np.ndarray,
