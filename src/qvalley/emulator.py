@@ -9,7 +9,8 @@
    chip is a 5-qubit simulation), with the calibration of exactly those qubits and couplers;
 3. the method (:func:`choose_method`): ``statevector`` without noise; with noise ``density``
    (exact) up to :data:`DENSITY_AUTO_MAX` qubits; ``stabilizer`` (stim) for larger Clifford
-   circuits; ``trajectories`` otherwise. ``auto`` says why in ``reason``.
+   circuits; ``trajectories`` otherwise; ``tensornet`` (noiseless, any width) when asked for,
+   with its slices on a Dask cluster when ``cluster`` is given. ``auto`` says why in ``reason``.
 
 Examples:
     >>> from qvalley import Circuit
@@ -166,7 +167,7 @@ def choose_method(method: str, num_qubits: int, noise: bool, clifford: bool = Fa
 def run_on_device(circuit: Circuit, device: Any, *, shots: int = 1024,
                   seed: int | np.random.Generator | None = None, noise: bool = True,
                   method: str = "auto", calibration: Any = None, at: Any = None,
-                  precision: str = "single") -> DeviceRun:
+                  precision: str = "single", cluster: Any = None) -> DeviceRun:
     """Run ``circuit`` on ``device`` (a profile or its name). See the module docstring."""
     from .devices import calibration_at, get_device
     from .sim import get_simulator
@@ -205,7 +206,7 @@ def run_on_device(circuit: Circuit, device: Any, *, shots: int = 1024,
     if chosen == "tensornet":
         from .sim.tensornet import run as tensornet_run
 
-        result = tensornet_run(small, shots, seed, precision="double")
+        result = tensornet_run(small, shots, seed, precision="double", cluster=cluster)
     elif chosen == "statevector":
         result = get_simulator("statevector", precision).run(small, shots, seed)
     elif chosen == "stabilizer":

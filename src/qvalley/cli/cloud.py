@@ -46,11 +46,15 @@ def register(sub: Any) -> dict[str, Handler]:
                    help="requests per second per user before 429 (default 200)")
     s.add_argument("--burst", type=int, default=None, help="requests a user may burst above the rate "
                    "(default twice the rate)")
+    s.add_argument("--cluster", default=None, metavar="ADDRESS",
+                   help="Dask scheduler (tcp://host:8786) for the slices of tensor-network jobs")
 
     w = sub.add_parser("worker", help="run a cloud worker process against the database")
     _db_args(w)
     w.add_argument("--lease", type=float, default=30.0, help="job lease in seconds")
     w.add_argument("--poll", type=float, default=0.2, help="idle poll interval in seconds")
+    w.add_argument("--cluster", default=None, metavar="ADDRESS",
+                   help="Dask scheduler (tcp://host:8786) for the slices of tensor-network jobs")
 
     t = sub.add_parser("token", help="API tokens")
     tsub = t.add_subparsers(dest="token_command", required=True, parser_class=type(t))
@@ -68,6 +72,8 @@ def register(sub: Any) -> dict[str, Handler]:
     sm.add_argument("--seed", type=int, default=None)
     sm.add_argument("--memory", action="store_true", help="also return per-shot memory")
     sm.add_argument("--no-noise", action="store_true")
+    sm.add_argument("--method", default=None, help="simulation method (default auto; tensornet runs "
+                    "noiseless, with its slices on the workers' Dask cluster when they have one)")
     sm.add_argument("--tag", action="append", default=[])
     sm.add_argument("--idempotency-key", default=None)
     sm.add_argument("--wait", type=float, default=0.0, help="wait up to this many seconds for the result")
@@ -122,11 +128,27 @@ def cmd_serve(a: argparse.Namespace) -> int:
     if store.user_count() == 0:
         secret, _ = store.create_token("admin", admin=True, name="first start")
         print(f"created the schema; admin token (shown once): {secret}", file=sys.stderr, flush=True)
-    app = create_app(store, workers=0 if a.no_workers else a.workers, limits=limits)
+    cluster = _cluster(a)
+    app = create_app(store, workers=0 if a.no_workers else a.workers, limits=limits, cluster=cluster)
     print(f"qvalley cloud on http://{a.host}:{a.port} (database: {store.engine.dialect.name})",
           file=sys.stderr, flush=True)
-    uvicorn.run(app, host=a.host, port=a.port, log_level="warning")
+    try:
+        uvicorn.run(app, host=a.host, port=a.port, log_level="warning")
+    finally:
+        if cluster is not None:
+            cluster.close()
     return 0
+
+
+def _cluster(a: argparse.Namespace) -> Any:
+    """The Dask client of ``--cluster`` (connected before anything starts), or ``None``."""
+    if a.cluster is None:
+        return None
+    from ..cloud.worker import connect_cluster
+
+    client = connect_cluster(a.cluster)
+    print(f"tensor-network slices go to the Dask cluster at {a.cluster}", file=sys.stderr, flush=True)
+    return client
 
 
 def cmd_worker(a: argparse.Namespace) -> int:
@@ -134,13 +156,18 @@ def cmd_worker(a: argparse.Namespace) -> int:
 
     from ..cloud.worker import Worker
 
-    w = Worker(_store(a), poll=a.poll)
+    store = _store(a)
+    cluster = _cluster(a)
+    w = Worker(store, poll=a.poll, cluster=cluster)
     signal.signal(signal.SIGTERM, lambda *_: w.stop())
     print(f"worker {w.name} started", file=sys.stderr, flush=True)
     try:
         w.run_forever()
     except KeyboardInterrupt:
         pass
+    finally:
+        if cluster is not None:
+            cluster.close()
     return 0
 
 
@@ -209,6 +236,8 @@ def cmd_submit(a: argparse.Namespace) -> int:
         opts: dict[str, Any] = {"memory": a.memory, "noise": not a.no_noise}
         if a.seed is not None:
             opts["seed"] = a.seed
+        if a.method is not None:
+            opts["method"] = a.method
         v = c.submit(progs, a.device, shots=a.shots, options=opts, tags=a.tag,
                      idempotency_key=a.idempotency_key)
         if a.wait > 0:

@@ -499,8 +499,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     except QValleyError as exc:
+        from .cloud import CloudCliError
+
         where = getattr(args, "file", None) or getattr(args, "input", None)
-        if isinstance(exc, DeviceError):  # about the device, not the circuit file
+        # the device's, the server's or a message that names its own file: no file prefix
+        if isinstance(exc, DeviceError | CloudCliError):
             where = None
         prefix = f"{where}: error: " if where else "qvalley: error: "
         print(prefix + str(exc), file=sys.stderr)

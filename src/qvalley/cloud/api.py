@@ -99,11 +99,13 @@ User = Annotated[dict[str, Any], Depends(current_user)]
 
 
 def create_app(store: Store, *, workers: int = 0, limits: Limits | None = None,
-               worker_poll: float = 0.2) -> FastAPI:
-    """The API app over ``store`` (with ``workers`` in-process worker threads)."""
+               worker_poll: float = 0.2, cluster: Any = None) -> FastAPI:
+    """The API app over ``store`` (with ``workers`` in-process worker threads, which send
+    tensor-network slices to ``cluster``, a Dask ``Client``, when given)."""
     limits = limits or Limits()
     notifier = Notifier()
-    pool: list[Worker] = [Worker(store, poll=worker_poll, notifier=notifier) for _ in range(workers)]
+    pool: list[Worker] = [Worker(store, poll=worker_poll, notifier=notifier, cluster=cluster)
+                          for _ in range(workers)]
     limiter = _RateLimiter(limits.requests_per_second, limits.burst)
 
     @asynccontextmanager

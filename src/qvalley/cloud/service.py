@@ -129,8 +129,12 @@ def validate_body(body: dict[str, Any], limits: Limits) -> tuple[dict[str, Any],
         raise ValidationError(f"options: unknown option(s) {sorted(unknown)}; known: {sorted(OPTION_KEYS)}")
     from ..emulator import METHODS
 
-    if options.get("method", "auto") not in METHODS:
+    method = options.get("method", "auto")
+    if method not in METHODS:
         raise ValidationError(f"options.method: {options['method']!r} is not one of {', '.join(METHODS)}")
+    if method == "tensornet" and options.get("noise", True) and dev.calibration_model is not None:
+        raise ValidationError("options.noise: the tensornet method is noiseless; set noise to false "
+                              "(or choose method density or trajectories for a noisy run)")
     level = options.get("optimization_level", 2)
     if level not in (0, 1, 2, 3):
         raise ValidationError("options.optimization_level: must be 0, 1, 2 or 3")
@@ -145,13 +149,27 @@ def validate_body(body: dict[str, Any], limits: Limits) -> tuple[dict[str, Any],
             raise LimitError(f"programs[{i}]: {c.num_qubits} qubits exceed the {dev.num_qubits} qubits "
                              f"of device {dev.name} (qubits per device)")
         used = len({q for op in c.operations for q in op.qubits})  # the emulator simulates only these
-        if used > limits.max_simulated_qubits:
+        if used > limits.max_simulated_qubits and not _any_width(c, method):
             raise LimitError(f"programs[{i}]: {used} qubits in use exceed the emulation limit of "
-                             f"{limits.max_simulated_qubits} qubits (max_simulated_qubits)")
+                             f"{limits.max_simulated_qubits} qubits (max_simulated_qubits) for the "
+                             f"{method} method; wider circuits run with method tensornet (noise off) "
+                             "or, for Clifford circuits, stabilizer")
         circuits.append(c)
     spec = {"programs": [{"format": p["format"], "source": p["source"]} for p in programs],
             "options": options}
     return spec, circuits
+
+
+def _any_width(circuit: Any, method: str) -> bool:
+    """Whether ``method`` simulates ``circuit`` without a state of 2^n entries: the tensor-network
+    method always, the stabilizer method (also picked by ``auto``) for Clifford circuits."""
+    if method == "tensornet":
+        return True
+    if method in ("auto", "stabilizer"):
+        from ..sim.stabilizer import is_clifford
+
+        return bool(is_clifford(circuit))
+    return False
 
 
 def body_hash(body: dict[str, Any]) -> str:
@@ -189,9 +207,10 @@ def sample_memory(counts: dict[str, int], seed: int | None) -> list[str]:
 
 
 def execute(spec: dict[str, Any], device_name: str, shots: int,
-            phase: Any = lambda p: True) -> tuple[dict[str, Any], str | None]:
+            phase: Any = lambda p: True, cluster: Any = None) -> tuple[dict[str, Any], str | None]:
     """Run a job's circuits on the emulated device; ``phase(name)`` is called at each phase
-    boundary and returns ``False`` to stop (cancellation). Returns ``(result, calibration id)``."""
+    boundary and returns ``False`` to stop (cancellation). ``cluster`` (a Dask ``Client``) takes
+    the slices of tensor-network contractions. Returns ``(result, calibration id)``."""
     from ..emulator import run_on_device
     from ..transpile import transpile
 
@@ -222,7 +241,7 @@ def execute(spec: dict[str, Any], device_name: str, shots: int,
             return {}, None
         s = None if seed is None else int(seed) + i
         run = run_on_device(c, dev, shots=shots, seed=s, noise=bool(opts.get("noise", True)),
-                            method=opts.get("method", "auto"), calibration=cal)
+                            method=opts.get("method", "auto"), calibration=cal, cluster=cluster)
         t2 = time.perf_counter()
         entry: dict[str, Any] = {"counts": run.counts, "shots": run.shots, "num_qubits": run.num_qubits,
                                  "method": run.method, "noise": run.noise, "transpiled_program": program,

@@ -3,6 +3,8 @@
 A :class:`Worker` runs in a thread (``qvalley serve`` starts ``N`` of them in-process) or as its
 own process (``qvalley worker``). Jobs run in the worker's thread, no per-job process; one
 long-lived heartbeat thread per worker extends the lease while a job runs and notices cancellation.
+With a Dask cluster (``qvalley worker --cluster tcp://host:8786``, :func:`connect_cluster`),
+tensor-network jobs hand their slices to the cluster's workers; everything else runs here.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._errors import QValleyError
+from .errors import CloudError
 from .service import execute
 from .store import CANCELLING, COMPLETED, FAILED, Claim, Store
 
@@ -95,6 +98,21 @@ class Notifier:
         return remove
 
 
+def connect_cluster(address: str, timeout: float = 10.0) -> Any:
+    """A Dask ``Client`` for the scheduler at ``address`` (``tcp://host:8786``), shared by the
+    workers of one process: tensor-network jobs send their slices there. A clear
+    :class:`~qvalley.cloud.errors.CloudError` when ``dask[distributed]`` is missing or the
+    scheduler does not answer."""
+    try:
+        import distributed
+    except ImportError:
+        raise CloudError("--cluster needs dask[distributed]: pip install 'qvalley[cluster]'") from None
+    try:
+        return distributed.Client(address, timeout=timeout)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise CloudError(f"--cluster: cannot reach the Dask scheduler at {address}: {exc}") from None
+
+
 class Worker:
     """One worker. ``run_forever`` until :meth:`stop`; ``poll`` is the idle poll interval (with a
     :class:`Notifier` a new job wakes an idle worker at once; the poll then only matters for jobs
@@ -103,8 +121,9 @@ class Worker:
     PHASE_WRITE_AFTER = 0.1  # seconds
 
     def __init__(self, store: Store, *, name: str | None = None, poll: float = 0.2,
-                 notifier: Notifier | None = None) -> None:
+                 notifier: Notifier | None = None, cluster: Any = None) -> None:
         self.store = store
+        self.cluster = cluster  # a Dask Client (connect_cluster) for tensor-network slices
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.poll = poll
         self.notifier = notifier
@@ -176,7 +195,7 @@ class Worker:
             return not (lost.is_set() or cancelled.is_set())
 
         try:
-            result, cal_id = execute(claim.spec, claim.device, claim.shots, phase)
+            result, cal_id = execute(claim.spec, claim.device, claim.shots, phase, self.cluster)
             outcome: dict[str, Any] = {"status": COMPLETED, "result": result, "calibration_id": cal_id}
         except QValleyError as exc:
             outcome = {"status": FAILED, "error": (type(exc).__name__, str(exc))}
@@ -252,4 +271,4 @@ class _Heartbeat:
                     Worker._observe(status, self.lost, self.cancelled)
 
 
-__all__ = ["Notifier", "Worker"]
+__all__ = ["Notifier", "Worker", "connect_cluster"]
