@@ -1,10 +1,13 @@
 """Cloud throughput and latency: N small jobs (5-qubit GHZ, 1000 shots, device ``ideal``)
 through HTTP against ``qvalley serve --workers 2`` on SQLite and on PostgreSQL.
 
-Each of ``--concurrency`` client threads submits a job and waits for its result (long poll), in a
-loop; we report jobs/s completed and the submit→result latency p50/p99.
+Each of ``--concurrency`` client threads submits a job and waits for its result (long poll on
+``/result?wait=``), in a loop; we report jobs/s completed and the submit→result latency p50/p99.
+Several ``--concurrency`` values give the throughput/latency curve (Little's law: in-flight jobs =
+jobs/s × latency, so p50 ≤ 50 ms at 100 jobs/s leaves room for about five jobs in flight).
 
-    .venv/bin/python benchmarks/cloud.py --jobs 1000 --db sqlite postgresql [--rate-limit R] [--json out.json]
+    .venv/bin/python benchmarks/cloud.py --jobs 1000 --db sqlite postgresql [--concurrency 2 4 8]
+        [--rate-limit R] [--json out.json]
 """
 
 from __future__ import annotations
@@ -115,18 +118,19 @@ def run(db: str, jobs: int, concurrency: int, workers: int, rate_limit: float | 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--jobs", type=int, default=1000)
-    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--concurrency", type=int, nargs="+", default=[8],
+                   help="client threads (several values: one run each, the latency/throughput curve)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--db", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
     p.add_argument("--rate-limit", type=float, default=None,
                    help="requests/s per user passed to serve (default: serve's own limit)")
     p.add_argument("--json", default=None)
     a = p.parse_args()
-    rows = [run(db, a.jobs, a.concurrency, a.workers, a.rate_limit) for db in a.db]
-    print(f"{'database':<11} {'jobs':>5} {'jobs/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
+    rows = [run(db, a.jobs, c, a.workers, a.rate_limit) for db in a.db for c in a.concurrency]
+    print(f"{'database':<11} {'jobs':>5} {'clients':>7} {'jobs/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
     for r in rows:
-        print(f"{r['database']:<11} {r['jobs']:>5} {r['jobs_per_s']:>8.1f} {r['p50_ms']:>8.1f} "
-              f"{r['p99_ms']:>8.1f}")
+        print(f"{r['database']:<11} {r['jobs']:>5} {r['concurrency']:>7} {r['jobs_per_s']:>8.1f} "
+              f"{r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f}")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(rows, f, indent=2)

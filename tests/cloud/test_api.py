@@ -149,6 +149,23 @@ def test_result_timeout_never_hangs(app_client: Any) -> None:
     assert time.monotonic() - t0 < 3
 
 
+def test_result_long_poll_and_failed_jobs(app_client: Any) -> None:
+    _, a, _ = app_client
+    job = a.submit(BELL3, "ideal", shots=10)
+    r = a.request("GET", f"/v1/jobs/{job['id']}/result", params={"wait": 30})  # one request
+    assert r["status"] == "COMPLETED" and sum(r["results"][0]["counts"].values()) == 10
+    # mid-circuit measurement: the tensor-network method refuses it when the job runs
+    mid = ('OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\nbit[2] c;\nh q[0];\n'
+           'c[0] = measure q[0];\ncx q[0], q[1];\nc[1] = measure q[1];\n')
+    bad = a.submit(mid, "ideal", shots=10, options={"method": "tensornet", "noise": False})
+    with pytest.raises(ClientError) as e:
+        a.request("GET", f"/v1/jobs/{bad['id']}/result", params={"wait": 30})
+    assert e.value.status == 409 and "FAILED" in str(e.value) and "measurements at the end" in str(e.value)
+    with pytest.raises(ClientError) as e:
+        a.result(bad["id"], timeout=30)
+    assert e.value.status == 409 and "measurements at the end" in str(e.value)
+
+
 def test_devices_calibrations_tokens_me(app_client: Any) -> None:
     _, a, _ = app_client
     names = [d["name"] for d in a.devices()]
@@ -182,3 +199,61 @@ def test_revoke_out_of_range_token_id_is_422(app_client: Any, token_id: str) -> 
     with pytest.raises(ClientError) as e:
         a.request("DELETE", f"/v1/tokens/{token_id}")
     assert e.value.status == 422
+
+
+def test_rate_limit_429_carries_whole_and_exact_waits(store: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    token, _ = store.create_token("carol")
+    app = create_app(store, workers=0, limits=Limits(requests_per_second=4.0, burst=2))
+    with TestClient(app) as tc:
+        h = {"Authorization": f"Bearer {token}"}
+        codes = [tc.get("/v1/users/me", headers=h) for _ in range(3)]
+    assert [r.status_code for r in codes] == [200, 200, 429]
+    r = codes[-1]
+    ms = int(r.headers["Retry-After-Ms"])
+    assert 1 <= ms <= 250  # one token at 4 per second
+    assert int(r.headers["Retry-After"]) == 1  # whole seconds, rounded up
+    body = r.json()["error"]
+    assert body["code"] == "quota_exceeded" and "4 requests per second" in body["message"]
+
+
+@pytest.mark.parametrize("headers,expect", [
+    ({"Retry-After-Ms": "12", "Retry-After": "1"}, 0.012),
+    ({"Retry-After": "3"}, 3.0),
+    ({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.5),  # a date: fall back to the backoff
+    ({"Retry-After-Ms": "soon", "Retry-After": "2"}, 2.0),
+    ({"Retry-After": "-4"}, 0.5),
+    ({"Retry-After": "nan"}, 0.5),
+    ({}, 0.5),
+])
+def test_client_reads_retry_after(headers: dict[str, str], expect: float) -> None:
+    from qvalley.cloud.client import _retry_after
+
+    assert _retry_after(headers, 0.5) == pytest.approx(expect)
+
+
+def test_client_waits_out_429s_within_its_budget() -> None:
+    import httpx
+
+    calls = {"n": 0}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        if calls["n"] <= 10:
+            return httpx.Response(429, headers={"Retry-After": "1", "Retry-After-Ms": "2"},
+                                  json={"error": {"code": "quota_exceeded", "message": "rate limit"}})
+        return httpx.Response(200, json={"ok": True})
+
+    http = httpx.Client(base_url="http://x", transport=httpx.MockTransport(handler))
+    c = Client("http://x", "t", http=http, retries=3)  # 429 waits do not use up the 3 retries
+    assert c.request("GET", "/v1/users/me") == {"ok": True} and calls["n"] == 11
+    calls["n"] = 0
+    tight = Client("http://x", "t", http=http, retries=3, max_rate_wait=0.01)
+    with pytest.raises(ClientError) as e:
+        tight.request("GET", "/v1/users/me")
+    assert e.value.status == 429 and 4 <= calls["n"] <= 6  # 2-3 ms waits until 10 ms are spent
+    calls["n"] = 0
+    with pytest.raises(ClientError):
+        Client("http://x", "t", http=http, retries=0).request("GET", "/v1/users/me")
+    assert calls["n"] == 1

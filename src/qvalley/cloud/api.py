@@ -127,7 +127,10 @@ def create_app(store: Store, *, workers: int = 0, limits: Limits | None = None,
     async def _cloud_error(request: Request, exc: CloudError) -> JSONResponse:
         headers = {}
         if exc.retry_after is not None:
+            # Retry-After is whole seconds (RFC 9110); Retry-After-Ms gives the token bucket's
+            # exact wait, so a client that reads it is not held a whole second for a 5 ms wait
             headers["Retry-After"] = str(max(1, int(exc.retry_after + 0.999)))
+            headers["Retry-After-Ms"] = str(max(1, int(exc.retry_after * 1000 + 0.999)))
         if isinstance(exc, AuthError):
             headers["WWW-Authenticate"] = "Bearer"
         return JSONResponse({"error": {"code": exc.code, "message": str(exc)}}, status_code=exc.status,
@@ -149,6 +152,33 @@ def create_app(store: Store, *, workers: int = 0, limits: Limits | None = None,
         # in the thread pool, not on the event loop: a read can wait for a pooled connection or
         # for a remote PostgreSQL, and must not stall every other request meanwhile
         return await run_in_threadpool(store.get_job, job_id, user_id)
+
+    async def wait_job(job_id: str, user_id: int | None, wait: float) -> dict[str, Any]:
+        """The job row, once it is finished or ``wait`` seconds have passed (long poll)."""
+        row = await read_job(job_id, user_id)
+        if wait <= 0 or row["status"] in TERMINAL:
+            return row
+        deadline = time.monotonic() + wait
+        loop = asyncio.get_running_loop()
+        ev = asyncio.Event()
+        remove = notifier.listen(lambda: loop.call_soon_threadsafe(ev.set), job_id)
+        try:
+            while row["status"] not in TERMINAL:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                try:  # woken by an in-process worker, or poll for out-of-process workers
+                    await asyncio.wait_for(ev.wait(), min(left, 0.25))
+                except TimeoutError:
+                    pass
+                # clear before the read, not before the wait: a change that lands during the
+                # read sets the event again and the next wait returns at once (clearing after
+                # the read would drop that wake-up and cost a 0.25 s poll)
+                ev.clear()
+                row = await read_job(job_id, user_id)
+        finally:
+            remove()
+        return row
 
     # ---- jobs ----------------------------------------------------------------------------------
     @app.post("/v1/jobs", status_code=201, tags=["jobs"])
@@ -191,41 +221,22 @@ def create_app(store: Store, *, workers: int = 0, limits: Limits | None = None,
     async def get_job(job_id: str, u: User,
                       wait: Annotated[float, Query(ge=0, le=60, description="long-poll seconds")] = 0
                       ) -> dict[str, Any]:
-        row = await read_job(job_id, scope(u))
-        if wait > 0 and row["status"] not in TERMINAL:
-            deadline = time.monotonic() + wait
-            loop = asyncio.get_running_loop()
-            ev = asyncio.Event()
-            remove = notifier.listen(lambda: loop.call_soon_threadsafe(ev.set), job_id)
-            try:
-                while row["status"] not in TERMINAL:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        break
-                    try:  # woken by an in-process worker, or poll for out-of-process workers
-                        await asyncio.wait_for(ev.wait(), min(left, 0.25))
-                    except TimeoutError:
-                        pass
-                    # clear before the read, not before the wait: a change that lands during the
-                    # read sets the event again and the next wait returns at once (clearing after
-                    # the read would drop that wake-up and cost a 0.25 s poll)
-                    ev.clear()
-                    row = await read_job(job_id, scope(u))
-            finally:
-                remove()
+        row = await wait_job(job_id, scope(u), wait)
         if row["status"] == QUEUED:  # queue position and ETA: counting reads, in the thread pool
             return await run_in_threadpool(job_view, row, store)
         return job_view(row, store)  # no I/O for a job that is not queued
 
     @app.get("/v1/jobs/{job_id}/result", tags=["jobs"])
-    def get_result(job_id: str, u: User) -> dict[str, Any]:
-        row = store.get_job(job_id, scope(u))
+    async def get_result(job_id: str, u: User,
+                         wait: Annotated[float, Query(ge=0, le=60, description="long-poll seconds")] = 0
+                         ) -> dict[str, Any]:
+        row = await wait_job(job_id, scope(u), wait)
         if row["status"] != COMPLETED:
             from .errors import ConflictError
 
             fail = f" ({row['error_code']}: {row['error_message']})" if row["error_code"] else ""
             raise ConflictError(f"job {job_id} is {row['status']}; no result{fail}")
-        res = json.loads(row["result"])
+        res = await run_in_threadpool(json.loads, row["result"])  # per-shot memory can be large
         return {"id": row["id"], "status": row["status"], "device": row["device"],
                 "calibration_id": row["calibration_id"], **res}
 

@@ -7,6 +7,7 @@ run the same client code in-process and over real HTTP.
 
 from __future__ import annotations
 
+import random
 import time
 from pathlib import Path
 from typing import Any
@@ -19,21 +20,39 @@ TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
 FORMAT_BY_EXT = {".qasm3": "openqasm3", ".qasm": "openqasm2", ".qsim": "qsim"}
 
 
+def _retry_after(headers: Any, default: float) -> float:
+    """Seconds to wait before retrying: ``Retry-After-Ms`` (exact) over ``Retry-After`` (whole
+    seconds), else ``default``; malformed values fall back to ``default``."""
+    for name, scale in (("Retry-After-Ms", 1e-3), ("Retry-After", 1.0)):
+        v = headers.get(name)
+        if v is not None:
+            try:
+                wait = float(v) * scale
+            except ValueError:
+                continue
+            if wait >= 0 and wait == wait:  # not negative, not NaN
+                return min(wait, 3600.0)
+    return default
+
+
 class Client:
-    """A cloud client. Retries 429/503 (and connection errors) with exponential backoff that
-    honours ``Retry-After``; :meth:`result` never waits past its ``timeout``.
+    """A cloud client. Waits out 429s as the server says (``Retry-After-Ms``/``Retry-After``),
+    retries 503 and connection errors with exponential backoff; :meth:`result` never waits past
+    its ``timeout``.
 
     Args:
         url: the service, e.g. ``http://127.0.0.1:8000``.
         token: an API token (``qvalley token create``).
-        retries: attempts after the first for 429/503/connection errors.
+        retries: attempts after the first for 503 and connection errors (0: no retries at all).
+        max_rate_wait: seconds one call may spend waiting out 429 answers before it raises.
         http: an ``httpx.Client`` to use instead of a new one (in-process transport seam).
     """
 
     def __init__(self, url: str, token: str, *, retries: int = 5, backoff: float = 0.2,
-                 timeout: float = 30.0, http: httpx.Client | None = None) -> None:
+                 timeout: float = 30.0, http: httpx.Client | None = None,
+                 max_rate_wait: float = 30.0) -> None:
         self.url = url.rstrip("/")
-        self.retries, self.backoff = retries, backoff
+        self.retries, self.backoff, self.max_rate_wait = retries, backoff, max_rate_wait
         self._http = http or httpx.Client(base_url=self.url, timeout=timeout)
         self._headers = {"Authorization": f"Bearer {token}"}
 
@@ -48,9 +67,15 @@ class Client:
 
     def request(self, method: str, path: str, *, deadline: float | None = None,
                 headers: dict[str, str] | None = None, **kw: Any) -> Any:
-        """One API call with retries; returns the decoded JSON (``None`` for 204)."""
+        """One API call with retries; returns the decoded JSON (``None`` for 204).
+
+        Connection errors and 503 are retried ``retries`` times with exponential backoff. A 429 is
+        waited out for as long as the server says (``Retry-After-Ms``/``Retry-After``, with up
+        to 50% random jitter so that threads sharing a token bucket do not wake together), until
+        ``max_rate_wait`` seconds of such waits are spent; ``retries=0`` retries nothing."""
         hdrs = {**self._headers, **(headers or {})}
-        for attempt in range(self.retries + 1):
+        attempt, rate_waited = 0, 0.0
+        while True:
             try:
                 kw2 = dict(kw)
                 if deadline is not None:
@@ -60,14 +85,20 @@ class Client:
                     kw2["timeout"] = left + 1.0
                 r = self._http.request(method, path, headers=hdrs, **kw2)
             except httpx.TransportError as exc:
-                if attempt == self.retries:
+                if attempt >= self.retries:
                     raise ClientError(f"{method} {self.url}{path}: {exc}") from None
                 self._sleep(self.backoff * 2**attempt, deadline)
+                attempt += 1
                 continue
-            if r.status_code in (429, 503) and attempt < self.retries:
-                ra = r.headers.get("Retry-After")
-                wait = float(ra) if ra and ra.replace(".", "", 1).isdigit() else self.backoff * 2**attempt
-                self._sleep(wait, deadline)
+            if r.status_code == 429 and self.retries > 0:
+                wait = _retry_after(r.headers, self.backoff) * (1.0 + 0.5 * random.random())
+                if rate_waited + wait <= self.max_rate_wait:
+                    rate_waited += wait
+                    self._sleep(wait, deadline)
+                    continue
+            elif r.status_code == 503 and attempt < self.retries:
+                self._sleep(_retry_after(r.headers, self.backoff * 2**attempt), deadline)
+                attempt += 1
                 continue
             if r.status_code >= 400:
                 try:
@@ -79,7 +110,6 @@ class Client:
                 raise ClientError(f"{method} {path}: HTTP {r.status_code}: {msg}", status=r.status_code,
                                   retry_after=float(ra) if ra else None)
             return None if r.status_code == 204 else r.json()
-        raise ClientError(f"{method} {path}: gave up after {self.retries} retries")  # pragma: no cover
 
     @staticmethod
     def _sleep(seconds: float, deadline: float | None) -> None:
@@ -138,12 +168,22 @@ class Client:
     def result(self, job_id: str, timeout: float = 60.0) -> dict[str, Any]:
         """The job's result (waits up to ``timeout``); :class:`ClientError` if it failed or was
         cancelled, naming the failure."""
-        view = self.wait(job_id, timeout)
-        if view["status"] != "COMPLETED":
-            f = view.get("failure") or {}
-            raise ClientError(f"job {job_id} {view['status']}"
-                              + (f": {f.get('code')}: {f.get('message')}" if f else ""), status=409)
-        return dict(self.request("GET", f"/v1/jobs/{job_id}/result"))
+        deadline = time.monotonic() + timeout
+        while True:  # one long-polled request per job in the common case
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ClientError(f"job {job_id}: not finished after {timeout:g} s", status=0)
+            try:
+                return dict(self.request("GET", f"/v1/jobs/{job_id}/result",
+                                         params={"wait": round(min(left, 30), 3)}, deadline=deadline))
+            except ClientError as exc:
+                if exc.status != 409:
+                    raise
+            view = self.job(job_id)  # 409: not finished yet, or finished without a result
+            if view["status"] in TERMINAL and view["status"] != "COMPLETED":
+                f = view.get("failure") or {}
+                raise ClientError(f"job {job_id} {view['status']}"
+                                  + (f": {f.get('code')}: {f.get('message')}" if f else ""), status=409)
 
     def run(self, program: str, device: str = "ideal", *, timeout: float = 60.0, **kw: Any) -> dict[str, Any]:
         """Submit and wait: the result of a one-program job."""
