@@ -158,6 +158,51 @@ def test_cost_model_decides_fusion() -> None:
     assert len(fuse(gates, 2, costly_wide)) == 2
 
 
+def test_fusion_joins_the_last_block_on_its_qubits_past_the_window() -> None:
+    """A gate joins the block that last touched its qubits even when more than WINDOW blocks on
+    other qubits were opened since (a wide layer of couplers between two gates on one pair)."""
+    from qvalley.sim.statevector.fusion import WINDOW
+
+    rng = np.random.default_rng()
+    n = 2 * WINDOW + 6
+    layer = [(_rand_unitary(2, rng), (q, q + 1)) for q in range(0, n - 1, 2)]
+    gates = layer + [(_rand_unitary(2, rng), (0, 1))]
+    model = CostModel({1: 1.0, 2: 1.0, 3: 100.0}, {1: 0.5, 2: 0.5, 3: 0.5})
+    blocks = fuse(gates, 3, model)
+    assert len(blocks) == len(layer)
+    assert blocks[0].qubits == [0, 1] and blocks[0].count == 2
+    psi = _rand_state(n, rng)
+    want = psi
+    for m, qs in gates:
+        want = apply_matrix(want, m, qs)
+    got = psi
+    for b in blocks:
+        got = apply_matrix(got, b.matrix, b.qubits)
+    assert np.allclose(got, want, atol=1e-10)
+
+
+def test_fusion_of_long_random_circuits_equals_reference() -> None:
+    """Many qubits and gates, so candidates beyond the recent window are exercised."""
+    rng = np.random.default_rng()
+    n = 12
+    gates = []
+    for _ in range(300):
+        k = int(rng.integers(1, 3))
+        qs = tuple(int(q) for q in rng.choice(n, k, replace=False))
+        gates.append((_rand_unitary(k, rng), qs))
+    psi = _rand_state(n, rng)
+    want = psi
+    for m, qs in gates:
+        want = apply_matrix(want, m, qs)
+    model = CostModel({1: 1.0, 2: 1.2, 3: 2.0}, {k: 0.5 for k in range(1, 6)})
+    blocks = fuse(gates, 3, model)
+    assert sum(b.count for b in blocks) == len(gates)
+    got = psi
+    for b in blocks:
+        got = apply_matrix(got, np.diag(b.matrix) if b.diagonal else b.matrix, b.qubits)
+    assert np.allclose(got, want, atol=1e-9)
+
+
 @pytest.mark.parametrize("q", [0, 3, 7])
 def test_measurement_kernels(q: int) -> None:
     rng = np.random.default_rng()
