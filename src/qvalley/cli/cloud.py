@@ -48,6 +48,9 @@ def register(sub: Any) -> dict[str, Handler]:
                    "(default twice the rate)")
     s.add_argument("--cluster", default=None, metavar="ADDRESS",
                    help="Dask scheduler (tcp://host:8786) for the slices of tensor-network jobs")
+    s.add_argument("--rate-limit-redis", default=None, metavar="URL",
+                   help="share the per-user rate limit with every API process using this Redis "
+                   "(redis://host:6379/0); default: this process's own")
 
     w = sub.add_parser("worker", help="run a cloud worker process against the database")
     _db_args(w)
@@ -124,12 +127,17 @@ def cmd_serve(a: argparse.Namespace) -> int:
         if a.burst < 1:
             raise CloudCliError(f"--burst: must be at least 1, got {a.burst}")
         limits = replace(limits, burst=a.burst)
+    if a.rate_limit_redis:
+        from ..cloud.ratelimit import check_redis
+
+        check_redis(a.rate_limit_redis)
     store = _store(a)
     if store.user_count() == 0:
         secret, _ = store.create_token("admin", admin=True, name="first start")
         print(f"created the schema; admin token (shown once): {secret}", file=sys.stderr, flush=True)
     cluster = _cluster(a)
-    app = create_app(store, workers=0 if a.no_workers else a.workers, limits=limits, cluster=cluster)
+    app = create_app(store, workers=0 if a.no_workers else a.workers, limits=limits, cluster=cluster,
+                     rate_limit_redis=a.rate_limit_redis)
     print(f"qvalley cloud on http://{a.host}:{a.port} (database: {store.engine.dialect.name})",
           file=sys.stderr, flush=True)
     try:

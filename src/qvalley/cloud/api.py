@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from . import service
 from .errors import AuthError, CloudError, ForbiddenError, NotFoundError, QuotaError, ValidationError
+from .ratelimit import MemoryRateLimiter, RedisRateLimiter
 from .service import Limits, iso, job_view
 from .store import COMPLETED, QUEUED, STATUSES, TERMINAL, Store
 from .worker import Notifier, Worker
@@ -52,27 +52,6 @@ class TokenBody(BaseModel):
     admin: bool = False
 
 
-class _RateLimiter:
-    """A token bucket per user: ``rate`` requests per second with a ``burst``."""
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate, self.burst = rate, burst
-        self._b: dict[int, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, key: int) -> float:
-        """0 when allowed, else the seconds to wait."""
-        now = time.monotonic()
-        with self._lock:
-            tokens, t = self._b.get(key, (float(self.burst), now))
-            tokens = min(self.burst, tokens + (now - t) * self.rate)
-            if tokens >= 1:
-                self._b[key] = (tokens - 1, now)
-                return 0.0
-            self._b[key] = (tokens, now)
-            return (1 - tokens) / self.rate
-
-
 async def current_user(request: Request, authorization: Annotated[str | None, Header()] = None
                        ) -> dict[str, Any]:
     """The authenticated user of a request (Bearer token), after the per-user rate limit.
@@ -88,7 +67,7 @@ async def current_user(request: Request, authorization: Annotated[str | None, He
         u = await run_in_threadpool(state.store.authenticate, secret)
     if u is None:
         raise AuthError("invalid or revoked token")
-    wait = state.limiter.take(u["id"])
+    wait = await state.limiter.take(u["id"])
     if wait > 0:
         raise QuotaError(f"rate limit: {state.limits.requests_per_second:g} requests per second "
                          f"(burst {state.limits.burst})", retry_after=wait)
@@ -99,14 +78,19 @@ User = Annotated[dict[str, Any], Depends(current_user)]
 
 
 def create_app(store: Store, *, workers: int = 0, limits: Limits | None = None,
-               worker_poll: float = 0.2, cluster: Any = None) -> FastAPI:
+               worker_poll: float = 0.2, cluster: Any = None, rate_limit_redis: str | None = None,
+               rate_limit_prefix: str = "qvalley:ratelimit:") -> FastAPI:
     """The API app over ``store`` (with ``workers`` in-process worker threads, which send
-    tensor-network slices to ``cluster``, a Dask ``Client``, when given)."""
+    tensor-network slices to ``cluster``, a Dask ``Client``, when given). With
+    ``rate_limit_redis`` (a ``redis://`` URL) the per-user rate limit is shared by every API
+    process using that Redis server and prefix; otherwise it is this process's own."""
     limits = limits or Limits()
     notifier = Notifier()
     pool: list[Worker] = [Worker(store, poll=worker_poll, notifier=notifier, cluster=cluster)
                           for _ in range(workers)]
-    limiter = _RateLimiter(limits.requests_per_second, limits.burst)
+    limiter: MemoryRateLimiter | RedisRateLimiter = (
+        RedisRateLimiter(rate_limit_redis, limits.requests_per_second, limits.burst, rate_limit_prefix)
+        if rate_limit_redis else MemoryRateLimiter(limits.requests_per_second, limits.burst))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -116,6 +100,7 @@ def create_app(store: Store, *, workers: int = 0, limits: Limits | None = None,
             w.stop()
         for t in threads:
             t.join(timeout=10)
+        await limiter.close()
 
     app = FastAPI(title="qvalley cloud", version="1", lifespan=lifespan,
                   description="Jobs on emulated quantum processors. Counts use qvalley's bit order: "
