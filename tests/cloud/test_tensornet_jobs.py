@@ -60,9 +60,13 @@ def test_width_limit_depends_on_the_method(sqlite_store: Store) -> None:
         job = a.submit(_wide(40, clifford=False), "sycamore-53", shots=10,
                        options={"method": "tensornet", "noise": False})
         assert job["status"] == "QUEUED"
-        assert a.submit(_wide(40, clifford=True), "sycamore-53", shots=10)["status"] == "QUEUED"
+        # Clifford: the stabilizer method, where transpiling keeps the circuit Clifford (CZ natives)
+        assert a.submit(_wide(40, clifford=True), "oriental-136", shots=10)["status"] == "QUEUED"
+        with pytest.raises(ClientError) as e:  # fSim-only natives: the transpiled circuit is not
+            a.submit(_wide(40, clifford=True), "sycamore-53", shots=10)
+        assert e.value.status == 413 and "auto method on sycamore-53" in str(e.value)
         with pytest.raises(ClientError) as e:  # a Clifford circuit still needs a method that can
-            a.submit(_wide(40, clifford=True), "sycamore-53", shots=10, options={"method": "density"})
+            a.submit(_wide(40, clifford=True), "oriental-136", shots=10, options={"method": "density"})
         assert e.value.status == 413 and "density method" in str(e.value)
 
 
@@ -142,3 +146,17 @@ def test_worker_cli_with_cluster_end_to_end(tmp_path: Any) -> None:
     assert any("dask_slices" in k for k in ran)
     assert bad.returncode == 2 and bad.stderr.startswith("qvalley: error: ")
     assert "options.method" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_wide_clifford_job_runs_on_the_stabilizer(sqlite_store: Store) -> None:
+    from fastapi.testclient import TestClient
+
+    app = create_app(sqlite_store, workers=1, worker_poll=0.05)
+    with TestClient(app) as tc:
+        a = _client(sqlite_store, tc)
+        job = a.submit(_wide(40, clifford=True), "oriental-136", shots=200, options={"seed": 4})
+        r = a.result(job["id"], timeout=120)
+    (res,) = r["results"]
+    assert res["method"] == "stabilizer" and res["noise"] is True
+    top = sorted(res["counts"], key=res["counts"].get, reverse=True)[:2]
+    assert set(top) == {"0" * 40, "1" * 40}  # a noisy GHZ state: the two ideal outcomes lead

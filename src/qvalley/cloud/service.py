@@ -149,23 +149,29 @@ def validate_body(body: dict[str, Any], limits: Limits) -> tuple[dict[str, Any],
             raise LimitError(f"programs[{i}]: {c.num_qubits} qubits exceed the {dev.num_qubits} qubits "
                              f"of device {dev.name} (qubits per device)")
         used = len({q for op in c.operations for q in op.qubits})  # the emulator simulates only these
-        if used > limits.max_simulated_qubits and not _any_width(c, method):
+        if used > limits.max_simulated_qubits and not _any_width(c, method, dev):
             raise LimitError(f"programs[{i}]: {used} qubits in use exceed the emulation limit of "
                              f"{limits.max_simulated_qubits} qubits (max_simulated_qubits) for the "
-                             f"{method} method; wider circuits run with method tensornet (noise off) "
-                             "or, for Clifford circuits, stabilizer")
+                             f"{method} method on {dev.name}; wider circuits run with method "
+                             "tensornet (noise off) or, for Clifford circuits on a device with a "
+                             "CZ/CX native gate, stabilizer")
         circuits.append(c)
     spec = {"programs": [{"format": p["format"], "source": p["source"]} for p in programs],
             "options": options}
     return spec, circuits
 
 
-def _any_width(circuit: Any, method: str) -> bool:
-    """Whether ``method`` simulates ``circuit`` without a state of 2^n entries: the tensor-network
-    method always, the stabilizer method (also picked by ``auto``) for Clifford circuits."""
+_CLIFFORD_ENTANGLERS = {"cx", "cy", "cz", "swap", "iswap", "ecr"}
+
+
+def _any_width(circuit: Any, method: str, dev: Any) -> bool:
+    """Whether ``method`` simulates ``circuit`` on ``dev`` without a state of 2^n entries: the
+    tensor-network method always; the stabilizer method (also picked by ``auto``) for a Clifford
+    circuit on a device with a Clifford two-qubit native gate, so that the transpiled circuit is
+    Clifford too (on an fSim-only chip it is not)."""
     if method == "tensornet":
         return True
-    if method in ("auto", "stabilizer"):
+    if method in ("auto", "stabilizer") and _CLIFFORD_ENTANGLERS & set(dev.native_gates):
         from ..sim.stabilizer import is_clifford
 
         return bool(is_clifford(circuit))
@@ -232,8 +238,13 @@ def execute(spec: dict[str, Any], device_name: str, shots: int,
             from ..formats import dumps
 
             if native_fit(c, dev) is not None:
+                from ..sim.stabilizer import is_clifford
+
+                # by default level 1 for a Clifford circuit, as run_on_device does: level 2's
+                # two-qubit resynthesis yields arbitrary angles, and the stabilizer method is lost
+                level = opts.get("optimization_level", 1 if is_clifford(c) else 2)
                 tr = transpile(c, dev, calibration=cal, seed=seed if isinstance(seed, int) else 0,
-                               optimization_level=opts.get("optimization_level", 2))
+                               optimization_level=level)
                 c = tr.circuit
             program = dumps(c, "qasm3")
         t1 = time.perf_counter()
