@@ -118,7 +118,7 @@ def run(db: str, jobs: int, concurrency: int, workers: int, rate_limit: float | 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--jobs", type=int, default=1000)
-    p.add_argument("--concurrency", type=int, nargs="+", default=[8],
+    p.add_argument("--concurrency", type=int, nargs="+", default=[2, 4, 8],
                    help="client threads (several values: one run each, the latency/throughput curve)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--db", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
