@@ -14,12 +14,15 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qvalley.network.kms import (
     KeyStore,
     KMSClient,
     KMSClientError,
 )
+from qvalley.network.kms.store import InsufficientKeyError
 
 from ._netfixtures import line_topology, running_kmes
 
@@ -154,3 +157,31 @@ def test_store_survives_reopen(tmp_path: Path) -> None:
     assert s2.available_bytes("A", "B") == 32
     assert [x.key for x in s2.collect("B", "a", "b", [k[1].key_id])] == [bytes(range(16, 32))]
     assert s2.issued_count() == 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(deposits=st.lists(st.integers(1, 3 * KeyStore.CHUNK), min_size=1, max_size=6),
+       takes=st.lists(st.integers(1, 2 * KeyStore.CHUNK), min_size=1, max_size=8))
+def test_keys_are_the_deposited_stream_in_order(tmp_path_factory: pytest.TempPathFactory,
+                                                deposits: list[int], takes: list[int]) -> None:
+    """Whatever the deposit and key sizes, issued keys are consecutive pieces of the deposited
+    material (oldest first, across row boundaries), nothing is issued twice, and a key larger
+    than what is left fails without consuming anything."""
+    import os
+
+    s = KeyStore(tmp_path_factory.mktemp("ks") / "k.sqlite")
+    stream = b""
+    for n in deposits:
+        m = os.urandom(n)
+        s.deposit("A", "B", m)
+        stream += m
+    pos = 0
+    for n in takes:
+        if pos + n > len(stream):
+            with pytest.raises(InsufficientKeyError):
+                s.issue("A", "B", "a", {"b": "B"}, 1, n)
+        else:
+            (k,) = s.issue("A", "B", "a", {"b": "B"}, 1, n)
+            assert k.key == stream[pos:pos + n]
+            pos += n
+        assert s.available_bytes("A", "B") == len(stream) - pos

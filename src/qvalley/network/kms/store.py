@@ -88,11 +88,16 @@ class KeyStore:
     def _tx(self) -> _Tx:
         return _Tx(self._conn())
 
+    CHUNK = 4096  # bytes per stored row: taking a key rewrites at most one row's remainder
+
     def deposit(self, src: str, dst: str, material: bytes) -> None:
-        """Add key material relayed from node ``src`` to node ``dst``."""
+        """Add key material relayed from node ``src`` to node ``dst`` (stored in rows of at most
+        :attr:`CHUNK` bytes, so that issuing a key costs the key's size, not the pool's)."""
         if material:
             with self._tx() as db:
-                db.execute("INSERT INTO material(src, dst, chunk) VALUES (?, ?, ?)", (src, dst, material))
+                db.executemany("INSERT INTO material(src, dst, chunk) VALUES (?, ?, ?)",
+                               ((src, dst, material[i:i + self.CHUNK])
+                                for i in range(0, len(material), self.CHUNK)))
 
     def available_bytes(self, src: str, dst: str) -> int:
         """Bytes of unissued material for the pair."""
@@ -103,17 +108,24 @@ class KeyStore:
     @staticmethod
     def _take(db: sqlite3.Connection, src: str, dst: str, nbytes: int) -> bytes:
         out = bytearray()
-        for seq, chunk in db.execute("SELECT seq, chunk FROM material WHERE src=? AND dst=? ORDER BY seq",
-                                     (src, dst)).fetchall():
-            need = nbytes - len(out)
-            if need <= 0:
+        after = 0
+        while len(out) < nbytes:  # the oldest rows first, a few at a time (never the whole pool)
+            rows = db.execute("SELECT seq, chunk FROM material WHERE src=? AND dst=? AND seq>? "
+                              "ORDER BY seq LIMIT ?", (src, dst, after,
+                                                      1 + (nbytes - len(out)) // 1024)).fetchall()
+            if not rows:
                 break
-            if len(chunk) <= need:
-                out += chunk
-                db.execute("DELETE FROM material WHERE seq=?", (seq,))
-            else:
-                out += chunk[:need]
-                db.execute("UPDATE material SET chunk=? WHERE seq=?", (chunk[need:], seq))
+            for seq, chunk in rows:
+                after = seq
+                need = nbytes - len(out)
+                if need <= 0:
+                    break
+                if len(chunk) <= need:
+                    out += chunk
+                    db.execute("DELETE FROM material WHERE seq=?", (seq,))
+                else:
+                    out += chunk[:need]
+                    db.execute("UPDATE material SET chunk=? WHERE seq=?", (chunk[need:], seq))
         if len(out) < nbytes:
             raise InsufficientKeyError(f"{src}->{dst}: {len(out)} of {nbytes} bytes of key available")
         return bytes(out)
