@@ -13,9 +13,12 @@ import numpy as np
 
 from ...circuit.observable import Observable
 from ..memory import check_statevector_memory
-from . import kernels
+from . import kernels, relabel
 from .engine import GateList
 from .fusion import MAX_FUSED, Block, CostModel, cost_model, fuse, schedule
+
+# Relabeling (see :mod:`.relabel`) from this many qubits: a swap pass needs 64 << 6 amplitudes.
+RELABEL_MIN_QUBITS = 12
 
 # Amplitudes per cache tile: 2^16 complex64 = 512 KiB, well inside a 1-4 MiB L2.
 TILE_BYTES = 1 << 19
@@ -100,11 +103,17 @@ class FastBackend:
     name = "fast"
 
     def __init__(self, precision: str = "single", max_fused: int | None = None,
-                 tiling: bool = True) -> None:
+                 tiling: bool = True, relabel: str = "auto", relabel_low: int = 3) -> None:
         self.precision = precision
         self.dtype = np.complex64 if precision == "single" else np.complex128
         self.max_fused = MAX_FUSED if max_fused is None else max(1, min(MAX_FUSED, max_fused))
         self.tiling = tiling
+        # qubit relabeling (:mod:`.relabel`): "auto" (when the cost model predicts a gain), "on"
+        # or "off"; ``relabel_low`` index bits are kept free of dense blocks
+        if relabel not in ("auto", "on", "off"):
+            raise ValueError(f"relabel must be 'auto', 'on' or 'off', got {relabel!r}")
+        self.relabel = relabel
+        self.relabel_low = relabel_low
         self.threads = numba.get_num_threads()
         # optional ``(runs_done, runs_total)`` callback, e.g. the CLI's progress bar
         self.on_progress: Callable[[int, int], None] | None = None
@@ -123,10 +132,35 @@ class FastBackend:
         spare = (4 * self.threads).bit_length()
         return max(1, min(tb, n - spare)) if n > spare else n
 
-    def plan(self, gates: GateList, n: int) -> list[list[Block]]:
-        """Fused, scheduled runs for ``gates`` on an ``n``-qubit state (exposed for inspection)."""
-        blocks = fuse(gates, self.max_fused, _model(self.precision), promote_low=n >= 3)
-        return schedule(blocks, self.tile_bits(n) if self.tiling else -1)
+    def plan(self, gates: GateList, n: int) -> list[list[Block] | relabel.SwapPass]:
+        """Fused, scheduled steps for ``gates`` on an ``n``-qubit state (exposed for inspection):
+        runs of blocks on index bits, and, with relabeling, swap passes between them."""
+        model = _model(self.precision)
+        tb = self.tile_bits(n) if self.tiling else -1
+        low = self.relabel_low
+        if self.relabel == "off" or not (0 < low <= relabel.LANE and n >= RELABEL_MIN_QUBITS):
+            blocks = fuse(gates, self.max_fused, model, promote_low=n >= 3)
+            return list(schedule(blocks, tb))
+        # with relabeling, dense blocks never sit on the low bits: cost every block as a high one.
+        # Keep whichever plan the cost model predicts cheaper (swap passes against the extra cost
+        # of the low-bit kernels).
+        plain = fuse(gates, self.max_fused, model, promote_low=n >= 3)
+        high = CostModel(model.dense, model.diag, {}, 0.0, model.swap)
+        blocks = fuse(gates, self.max_fused, high, promote_low=False)
+        planned = relabel.plan(blocks, n, low, model, tb)
+        swaps = sum(isinstance(step, relabel.SwapPass) for step in planned)
+        cost_plain = sum(model.block_cost(b.qubits, b.diagonal) for b in plain)
+        cost_relabel = (sum(high.block_cost(b.qubits, b.diagonal) for b in blocks)
+                        + swaps * model.swap_cost())
+        if self.relabel == "auto" and cost_plain <= cost_relabel:
+            return list(schedule(plain, tb))
+        steps: list[list[Block] | relabel.SwapPass] = []
+        for step in planned:
+            if isinstance(step, relabel.SwapPass):
+                steps.append(step)
+            else:
+                steps.extend(schedule(step, tb))
+        return steps
 
     def apply_gates(self, state: np.ndarray, gates: GateList) -> np.ndarray:
         if not gates:
@@ -134,11 +168,13 @@ class FastBackend:
         n = state.size.bit_length() - 1
         tb = self.tile_bits(n)
         nchunks = 4 * self.threads
-        runs = self.plan(gates, n)
-        for done, run in enumerate(runs):
+        steps = self.plan(gates, n)
+        for done, run in enumerate(steps):
             if self.on_progress is not None:
-                self.on_progress(done, len(runs))
-            if len(run) > 1 or (self.tiling and max(run[0].qubits) < tb and n > tb):
+                self.on_progress(done, len(steps))
+            if isinstance(run, relabel.SwapPass):
+                kernels.permute_local(state, *run.tables())
+            elif len(run) > 1 or (self.tiling and max(run[0].qubits) < tb and n > tb):
                 kernels.run_tiled(state, tb, *_pack_run(run, self.dtype))
             else:
                 kernels.run_gate(state, *pack_block(run[0], self.dtype), nchunks)

@@ -264,3 +264,28 @@ def norm2(psi):  # pragma: no cover
         a = psi[i]
         total += a.real * a.real + a.imag * a.imag
     return total
+
+
+# ---- qubit relabeling ------------------------------------------------------------------------------
+@njit(parallel=True, **_OPTS)
+def permute_local(psi, upper, hoffs, dest):  # pragma: no cover
+    """Permute amplitudes inside every block of ``64 << len(upper)`` amplitudes that share all
+    index bits other than 0-5 and ``upper`` (sorted ascending, all >= 6): the amplitude at local
+    index ``e`` (bits 0-5 = index bits 0-5, bit ``6 + i`` = index bit ``upper[i]``) moves to local
+    index ``dest[e]``. ``hoffs[h]`` is the index offset of upper-bit pattern ``h``. Each block is
+    read into a scratch buffer (L1/L2 sized) and written back permuted."""
+    m = upper.size
+    bs = SMAX << m
+    nblocks = psi.size // bs
+    for blk in prange(nblocks):
+        tmp = np.empty(bs, dtype=psi.dtype)
+        g = np.int64(blk) << LANE_BITS
+        for t in upper:
+            g = ((g >> t) << (t + 1)) | (g & ((1 << t) - 1))
+        for h in range(1 << m):
+            src = g + hoffs[h]
+            for j in range(SMAX):
+                tmp[(h << LANE_BITS) + j] = psi[src + j]
+        for e in range(bs):
+            d = dest[e]
+            psi[g + hoffs[d >> LANE_BITS] + (d & (SMAX - 1))] = tmp[e]

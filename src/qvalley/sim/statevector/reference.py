@@ -93,3 +93,17 @@ class ReferenceBackend:
     def sample_indices(self, state: np.ndarray, shots: int, rng: np.random.Generator) -> np.ndarray:
         p = self.probabilities(state)
         return rng.choice(p.size, size=shots, p=p / p.sum())
+
+
+def swap_bits(state: np.ndarray, pairs: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Return ``state`` with index bits ``a`` and ``b`` exchanged for every pair ``(a, b)``
+    (pairs disjoint): amplitude ``i`` moves to the index whose bit ``a`` is bit ``b`` of ``i`` and
+    vice versa. On qubits: the qubit stored at bit ``a`` is then stored at bit ``b``."""
+    idx = np.arange(state.shape[0])
+    dst = idx.copy()
+    for a, b in pairs:
+        diff = ((idx >> a) ^ (idx >> b)) & 1
+        dst ^= diff * ((1 << a) | (1 << b))
+    out = np.empty_like(state)
+    out[dst] = state
+    return out
