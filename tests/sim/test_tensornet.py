@@ -363,4 +363,14 @@ def test_cli_checkpoint_with_several_bitstrings(tmp_path: object,
         assert out["slices"] > 1
         re_, im = out["amplitudes"]["110000000000"]
         assert abs(complex(re_, im) - sv[0b110000000000]) < 1e-10
-    assert len(list(Path(str(tmp_path)).glob("ck.*.npz"))) == 2
+    # both bitstrings are one batched contraction: one checkpoint file
+    assert [p.name for p in Path(str(tmp_path)).glob("ck*.npz")] == ["ck.npz"]
+    # one contraction per bitstring: one file each, next to FILE
+    ck2 = Path(str(tmp_path)) / "one" / "ck.npz"
+    ck2.parent.mkdir()
+    for _ in range(2):
+        sim = TensorNetworkSimulator(qvalley.load(path), max_memory=4096, search_time=0.3,
+                                     max_repeats=8, checkpoint=ck2, batch_size=1)
+        a = sim.amplitudes(["000000000101", "110000000000"])
+        np.testing.assert_allclose(a, sv[[0b101, 0b110000000000]], rtol=1e-10)
+    assert len(list(ck2.parent.glob("ck.*.npz"))) == 2

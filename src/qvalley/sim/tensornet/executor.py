@@ -41,6 +41,7 @@ class _Step:
     flip: bool  # compute (B^T A^T) so the result is laid out keep_b + keep_a
     eq: str | None  # einsum fallback for hyper/batch indices
     small: _Small | None = None  # one-pass kernel for a large operand times a small one
+    h: int = 0  # > 0: batched matmul over the leading batch index of size h (both operands)
 
 
 @dataclass(frozen=True)
@@ -88,10 +89,11 @@ def _offsets(term: Sequence[str], size: dict[str, int], stride: dict[str, int]) 
 
 
 def _small_layout(big: tuple[str, ...], contracted: list[str], keep_small: list[str],
-                  nxt: set[str] | None) -> tuple[str, ...]:
+                  nxt: set[str] | None, lead: str | None = None) -> tuple[str, ...]:
     """Output layout of a one-pass step: the large operand's kept axes in their order with the
     small operand's kept axes in place of the first contracted axis; if the next step is a
-    matmul, the axes it sums over are moved to the end (a free reordering here)."""
+    matmul, the axes it sums over are moved to the end (a free reordering here); the batch
+    index ``lead`` goes first."""
     out: list[str] = []
     placed = False
     for ix in big:
@@ -105,11 +107,14 @@ def _small_layout(big: tuple[str, ...], contracted: list[str], keep_small: list[
         out += keep_small
     if nxt:
         out = [i for i in out if i not in nxt] + [i for i in out if i in nxt]
+    if lead is not None and lead in out:
+        out = [lead] + [i for i in out if i != lead]
     return tuple(out)
 
 
 def _plan_small(a: tuple[str, ...], b: tuple[str, ...], out: set[str], size: dict[str, int],
-                nxt: set[str] | None) -> tuple[_Small, tuple[str, ...]] | None:
+                nxt: set[str] | None,
+                lead: str | None = None) -> tuple[_Small, tuple[str, ...]] | None:
     sa, sb = math.prod(size[i] for i in a), math.prod(size[i] for i in b)
     if not _small_sizes(sa, sb):
         return None
@@ -120,7 +125,7 @@ def _plan_small(a: tuple[str, ...], b: tuple[str, ...], out: set[str], size: dic
         return None  # hyper or batch indices: not a plain contraction
     keep_small = [i for i in sm if i not in contracted]
     keep_big = [i for i in big if i not in contracted]
-    res = _small_layout(big, contracted, keep_small, nxt)
+    res = _small_layout(big, contracted, keep_small, nxt, lead)
     sx = _strides(big, size)
     so = _strides(res, size)
     kshape: list[int] = []
@@ -161,7 +166,18 @@ def _block(pos: list[int], ndim: int) -> str | None:
 
 
 def _plan_pair(a: tuple[str, ...], b: tuple[str, ...], out: set[str],
-               size: dict[str, int], nxt: set[str] | None = None) -> tuple[Any, ...]:
+               size: dict[str, int], nxt: set[str] | None = None,
+               lead: str | None = None) -> tuple[Any, ...]:
+    """A pairwise step as one matmul, or (``lead`` in both operands and the output) one
+    batched matmul over ``lead``; the result starts with ``lead`` where an operand has it
+    first."""
+    h = 0
+    if lead is not None and lead in a and lead in b and lead in out:
+        # batched: strip the batch index, plan the rest, both operands (h, ., .) views
+        h = size[lead]
+        pa0 = None if a[0] == lead else (a.index(lead),) + tuple(j for j, i in enumerate(a) if i != lead)
+        pb0 = None if b[0] == lead else (b.index(lead),) + tuple(j for j, i in enumerate(b) if i != lead)
+        a, b = tuple(i for i in a if i != lead), tuple(i for i in b if i != lead)
     shared = [i for i in a if i in b]
     contracted = [i for i in shared if i not in out]
     if len(contracted) != len(shared) or any(i not in out for i in a + b if i not in shared):
@@ -196,13 +212,30 @@ def _plan_pair(a: tuple[str, ...], b: tuple[str, ...], out: set[str],
     n = math.prod(size[i] for i in keep_b)
     # lay the result out so that the indices its own next contraction sums over form a block
     flip = False
-    if nxt:
+    if lead is not None and not h and (lead in keep_a or lead in keep_b):
+        flip = lead in keep_b  # the batch index's operand first (it leads there if anywhere)
+    elif nxt:
         first = tuple(keep_a + keep_b)
         if _block([first.index(i) for i in nxt if i in first], len(first)) is None:
             second = tuple(keep_b + keep_a)
             flip = _block([second.index(i) for i in nxt if i in second], len(second)) is not None
-    return ("dot", lperm, ltrans, rperm, rtrans, m, k, n,
-            tuple(keep_b + keep_a) if flip else tuple(keep_a + keep_b), flip)
+    ptm = tuple(keep_b + keep_a) if flip else tuple(keep_a + keep_b)
+    if h:
+        assert lead is not None
+        # fold the batch-index move into the operand permutation (lead first, then the rest)
+        lperm = _compose(pa0, lperm)
+        rperm = _compose(pb0, rperm)
+        ptm = (lead,) + ptm
+    return ("dot", lperm, ltrans, rperm, rtrans, m, k, n, ptm, flip, h)
+
+
+def _compose(first: tuple[int, ...] | None, rest: tuple[int, ...] | None) -> tuple[int, ...] | None:
+    """One transpose for "batch axis to the front" (``first``) then ``rest`` on the other axes."""
+    if first is None and rest is None:
+        return None
+    base = first if first is not None else tuple(range(1 + len(rest or ())))
+    tail = base[1:]
+    return (base[0],) + (tuple(tail[j] for j in rest) if rest is not None else tail)
 
 
 class Executor:
@@ -213,10 +246,12 @@ class Executor:
         variable: per input, whether its array changes between calls (for caching).
         small_kernel: run steps of a large operand with a small one as one strided pass
             (:mod:`.kernels`) instead of transpose + matmul.
+        lead: a batch index (in the output and in several inputs): steps where both operands
+            carry it are batched matmuls, and intermediates keep it as their first axis.
     """
 
     def __init__(self, tree: Any, variable: Sequence[bool] | None = None,
-                 small_kernel: bool = True) -> None:
+                 small_kernel: bool = True, lead: str | None = None) -> None:
         self.tree = tree
         sliced = set(tree.sliced_inds)
         self.sliced = tuple(tree.sliced_inds)
@@ -256,20 +291,20 @@ class Executor:
             li, ri = slot[lft], slot[r]
             out = set(i for i in tree.get_inds(p) if i not in sliced)
             a, b = terms[li], terms[ri]
-            sm = _plan_small(a, b, out, size, summed_next.get(p)) if small_kernel else None
+            sm = _plan_small(a, b, out, size, summed_next.get(p), lead) if small_kernel else None
             if sm is not None:
                 steps.append(_Step(li, ri, nxt, None, False, None, False, 0, 0, 0,
                                    tuple(size[i] for i in sm[1]), False, None, sm[0]))
                 terms[nxt] = sm[1]
-            elif (plan := _plan_pair(a, b, out, size, summed_next.get(p)))[0] == "einsum":
+            elif (plan := _plan_pair(a, b, out, size, summed_next.get(p), lead))[0] == "einsum":
                 ptm = tuple(i for i in tree.get_inds(p) if i not in sliced)
                 steps.append(_Step(li, ri, nxt, None, False, None, False, 0, 0, 0, (), False,
                                    _eq(a, b, ptm)))
                 terms[nxt] = ptm
             else:
-                _, lp, lt, rp, rt, m, k, n, ptm, flip = plan
+                _, lp, lt, rp, rt, m, k, n, ptm, flip, h = plan
                 steps.append(_Step(li, ri, nxt, lp, lt, rp, rt, m, k, n,
-                                   tuple(size[i] for i in ptm), flip, None))
+                                   tuple(size[i] for i in ptm), flip, None, None, h))
                 terms[nxt] = ptm
             var[nxt] = var[li] or var[ri]
             hasslice[nxt] = hasslice[li] or hasslice[ri]
@@ -311,6 +346,15 @@ class Executor:
                 c = _run_small(s.small, a, b, s.shape, xp)
             elif s.eq is not None:
                 c = xp.einsum(s.eq, a, b)
+            elif s.h:
+                if s.lperm is not None:
+                    a = xp.ascontiguousarray(a.transpose(s.lperm))
+                a3 = a.reshape(s.h, s.k, s.m).swapaxes(1, 2) if s.ltrans else a.reshape(s.h, s.m, s.k)
+                if s.rperm is not None:
+                    b = xp.ascontiguousarray(b.transpose(s.rperm))
+                b3 = b.reshape(s.h, s.n, s.k).swapaxes(1, 2) if s.rtrans else b.reshape(s.h, s.k, s.n)
+                c = (xp.matmul(b3.swapaxes(1, 2), a3.swapaxes(1, 2)) if s.flip
+                     else xp.matmul(a3, b3)).reshape(s.shape)
             else:
                 if s.lperm is not None:
                     a = xp.ascontiguousarray(a.transpose(s.lperm))

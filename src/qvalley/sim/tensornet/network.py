@@ -67,13 +67,19 @@ def _gate_ops(circuit: Circuit) -> list[tuple[np.ndarray, tuple[int, ...]]]:
 
 
 def build_network(circuit: Circuit, fixed: Mapping[int, int] | None = None,
-                  open_qubits: Sequence[int] = (), split_rank: bool = True) -> Network:
+                  open_qubits: Sequence[int] = (), split_rank: bool = True,
+                  batch: int = 0) -> Network:
     """The network of ``<fixed| U |0...0>`` with ``open_qubits`` left as output legs.
 
     Every qubit not open must have a value in ``fixed`` (0/1). The output legs are ordered so that
     the contracted result, flattened C-order, has bit ``j`` = ``sorted(open_qubits)[j]``.
     Two-qubit gates whose operator-Schmidt rank is at most 2 (CZ, CP, CX ...) are split by SVD into
     two three-index tensors joined by a bond of size 2.
+
+    With ``batch = B > 0`` the output vector of every fixed qubit is a ``(B, 2)`` tensor whose
+    first axis is one index shared by all of them (a hyperindex) and kept as the first output
+    leg: row ``r`` of those tensors is bitstring ``r`` of a batch, and the contracted result has
+    shape ``(B, 2**k)`` (every row starts as ``fixed``; callers replace the leaves).
     """
     n = circuit.num_qubits
     opens = tuple(sorted(int(q) for q in open_qubits))
@@ -121,16 +127,24 @@ def build_network(circuit: Circuit, fixed: Mapping[int, int] | None = None,
         variable.append(False)
         for q, w in zip(qs, news, strict=True):
             wire[q] = w
+    if batch < 0 or (batch and len(opens) == n):
+        raise TensorNetworkError(f"batch must be >= 0 and needs a fixed qubit, got {batch} "
+                                 f"with {len(opens)} of {n} qubits open")
+    bix = new() if batch else ""
     for q in range(n):
         if q in opens:
             continue
-        arrays.append(_BASIS[fixed[q]])
-        inputs.append((wire[q],))
+        if batch:
+            arrays.append(np.repeat(_BASIS[fixed[q]][None, :], batch, axis=0))
+            inputs.append((bix, wire[q]))
+        else:
+            arrays.append(_BASIS[fixed[q]])
+            inputs.append((wire[q],))
         variable.append(True)
     phase = np.exp(1j * _phase_value(circuit))
     if phase != 1:
         arrays[0] = arrays[0] * phase
-    output = tuple(wire[q] for q in reversed(opens))
+    output = ((bix,) if batch else ()) + tuple(wire[q] for q in reversed(opens))
     size_dict = {ix: 2 for term in inputs for ix in term}
     for term, arr in zip(inputs, arrays, strict=True):
         for ix, d in zip(term, arr.shape, strict=True):
@@ -153,6 +167,7 @@ class Simplified:
     output: tuple[str, ...]
     size_dict: dict[str, int]
     variable: list[bool]
+    variable_leaves: list[bool] = field(default_factory=list)  # per leaf, as Network.variable
 
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -222,7 +237,7 @@ def simplify(net: Network) -> Simplified:
             changed = True
     final = sorted(terms)
     return Simplified(len(net.arrays), steps, final, [terms[k] for k in final], net.output,
-                      dict(net.size_dict), [var[k] for k in final])
+                      dict(net.size_dict), [var[k] for k in final], list(net.variable))
 
 
 def replay(simp: Simplified, leaves: Sequence[np.ndarray], variable_leaves: Sequence[bool],
@@ -243,3 +258,37 @@ def replay(simp: Simplified, leaves: Sequence[np.ndarray], variable_leaves: Sequ
         var[nxt] = v
         nxt += 1
     return [arrs[k] for k in simp.final]
+
+
+def batch_simplified(simp: Simplified, batch: int, index: str) -> Simplified:
+    """``simp`` for ``batch`` bitstrings at once: every tensor that depends on the output
+    vectors gets the batch index ``index`` (size ``batch``) as its first axis, kept in the
+    output (first), and the replay steps carry it along.
+
+    The structure (tensors and steps) is that of ``simp``, so a contraction path of ``simp``
+    is a path of the result, with the same FLOPs per bitstring on its variable part; the
+    variable leaves must be ``(batch, ...)`` arrays (see :func:`build_network` with ``batch``).
+    """
+    if batch < 1:
+        raise TensorNetworkError(f"batch must be >= 1, got {batch}")
+    if index in simp.size_dict:
+        raise TensorNetworkError(f"batch index {index!r} is already an index of the network")
+    var = dict(enumerate(simp.variable_leaves))
+    steps: list[tuple[int, int, str]] = []
+    nxt = simp.leaves
+    for a, b, eq in simp.steps:
+        ins, out = eq.split("->")
+        ia, ib = ins.split(",")
+        va, vb = var[a], var[b]
+        if va or vb:
+            x = next(ch for ch in _LETTERS if ch not in eq)
+            ia, ib, out = (x + ia if va else ia), (x + ib if vb else ib), x + out
+        steps.append((a, b, f"{ia},{ib}->{out}"))
+        var[nxt] = va or vb
+        nxt += 1
+    inputs = [((index,) + term) if v else term
+              for term, v in zip(simp.inputs, simp.variable, strict=True)]
+    size = dict(simp.size_dict)
+    size[index] = batch
+    return Simplified(simp.leaves, steps, list(simp.final), inputs, (index,) + simp.output, size,
+                      list(simp.variable), list(simp.variable_leaves))
