@@ -17,8 +17,11 @@ from . import kernels, relabel
 from .engine import GateList
 from .fusion import MAX_FUSED, Block, CostModel, cost_model, fuse, schedule
 
-# Relabeling (see :mod:`.relabel`) from this many qubits: a swap pass needs 64 << 6 amplitudes.
+# Relabeling (see :mod:`.relabel`) is possible from this many qubits (a swap pass needs 64 << 6
+# amplitudes); ``relabel="auto"`` considers it from RELABEL_AUTO_QUBITS, below which the extra
+# parallel regions of the swap passes cost more than the low-bit kernels they avoid.
 RELABEL_MIN_QUBITS = 12
+RELABEL_AUTO_QUBITS = 18
 
 # Amplitudes per cache tile: 2^16 complex64 = 512 KiB, well inside a 1-4 MiB L2.
 TILE_BYTES = 1 << 19
@@ -138,7 +141,8 @@ class FastBackend:
         model = _model(self.precision)
         tb = self.tile_bits(n) if self.tiling else -1
         low = self.relabel_low
-        if self.relabel == "off" or not (0 < low <= relabel.LANE and n >= RELABEL_MIN_QUBITS):
+        least = RELABEL_AUTO_QUBITS if self.relabel == "auto" else RELABEL_MIN_QUBITS
+        if self.relabel == "off" or not (0 < low <= relabel.LANE and n >= least):
             blocks = fuse(gates, self.max_fused, model, promote_low=n >= 3)
             return list(schedule(blocks, tb))
         # with relabeling, dense blocks never sit on the low bits: cost every block as a high one.
