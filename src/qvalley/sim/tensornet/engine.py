@@ -336,6 +336,12 @@ class TensorNetworkSimulator:
             self._bplans[(key, batch)] = (net, pl, {})
         return self._bplans[(key, batch)][1]
 
+    def release_buffers(self) -> None:
+        """Free the executors' pooled intermediates (kept between calls to spare the page faults
+        of writing fresh memory; about the size of the plan's largest intermediates)."""
+        for _, pl, _ in (*self._plans.values(), *self._bplans.values()):
+            pl.executor.release_buffers()
+
     def batch_for(self, open_qubits: Sequence[int], count: int) -> int:
         """Bitstrings per batched contraction for ``count`` groups with ``open_qubits`` open
         (0: contract them one at a time).

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .network import TensorNetworkError, _eq
+from .pool import DEFAULT_MIN_BYTES, BufferPool
 
 
 @dataclass(frozen=True)
@@ -248,11 +249,19 @@ class Executor:
             (:mod:`.kernels`) instead of transpose + matmul.
         lead: a batch index (in the output and in several inputs): steps where both operands
             carry it are batched matmuls, and intermediates keep it as their first axis.
+        pool: write intermediates of at least ``pool_min_bytes`` (and transposed copies) into
+            reused buffers of a :class:`~.pool.BufferPool` instead of fresh memory (numpy
+            arrays only). The buffers stay allocated between calls (the next slice and call
+            reuse them) until :meth:`release_buffers`; set ``pooling = False`` to turn it off.
+        pool_min_bytes: smallest intermediate taken from the pool.
     """
 
     def __init__(self, tree: Any, variable: Sequence[bool] | None = None,
-                 small_kernel: bool = True, lead: str | None = None) -> None:
+                 small_kernel: bool = True, lead: str | None = None, pool: bool = True,
+                 pool_min_bytes: int = DEFAULT_MIN_BYTES) -> None:
         self.tree = tree
+        self.pooling = pool
+        self.pool = BufferPool(pool_min_bytes)
         sliced = set(tree.sliced_inds)
         self.sliced = tuple(tree.sliced_inds)
         self.nslices = int(tree.nslices)
@@ -330,39 +339,77 @@ class Executor:
             out.append(arr)
         return out
 
+    def release_buffers(self) -> None:
+        """Free the pooled buffers kept for the next contraction (they are made again on
+        demand)."""
+        self.pool.release()
+
     def contract_core(self, arrays: Sequence[Any], xp: Any = np, use_cache: bool = False) -> Any:
-        """Contract one (already sliced) set of input arrays; returns the output tensor."""
+        """Contract one (already sliced) set of input arrays; returns the output tensor.
+
+        With pooling, intermediates live in buffers of :attr:`pool` and go back to it once the
+        step that consumes them has run; input arrays, cached subtree results and the returned
+        result are never pooled buffers (the caller owns the result)."""
         buf: dict[int, Any] = dict(enumerate(arrays))
         cache = self.cache if use_cache else None
+        pool = self.pool if self.pooling and xp is np else None
+        own: dict[int, np.ndarray] = {}  # node -> the pool buffer its array lives in
+
+        def free(node: int) -> None:
+            ob = own.pop(node, None)
+            if ob is not None:
+                pool.give(ob)  # type: ignore[union-attr]
+
         for s in self.steps:
             if cache is not None and s.parent in cache:
                 buf[s.parent] = cache[s.parent]
                 buf.pop(s.left, None)
                 buf.pop(s.right, None)
+                free(s.left)
+                free(s.right)
                 continue
             a = buf.pop(s.left)
             b = buf.pop(s.right)
+            # the result goes into a pool buffer unless it outlives the call (root, cache)
+            keep = s.parent == self.root or (cache is not None and s.parent in self.const)
+            opool = None if keep else pool
+            tmps: list[np.ndarray] = []
+            ob: np.ndarray | None = None
             if s.small is not None:
-                c = _run_small(s.small, a, b, s.shape, xp)
+                c, ob = _run_small(s.small, a, b, s.shape, xp, opool)
             elif s.eq is not None:
                 c = xp.einsum(s.eq, a, b)
-            elif s.h:
-                if s.lperm is not None:
-                    a = xp.ascontiguousarray(a.transpose(s.lperm))
-                a3 = a.reshape(s.h, s.k, s.m).swapaxes(1, 2) if s.ltrans else a.reshape(s.h, s.m, s.k)
-                if s.rperm is not None:
-                    b = xp.ascontiguousarray(b.transpose(s.rperm))
-                b3 = b.reshape(s.h, s.n, s.k).swapaxes(1, 2) if s.rtrans else b.reshape(s.h, s.k, s.n)
-                c = (xp.matmul(b3.swapaxes(1, 2), a3.swapaxes(1, 2)) if s.flip
-                     else xp.matmul(a3, b3)).reshape(s.shape)
+                for node in (s.left, s.right):  # never give back memory the result may use
+                    if node in own and np.may_share_memory(c, own[node]):
+                        ob = own.pop(node)
             else:
                 if s.lperm is not None:
-                    a = xp.ascontiguousarray(a.transpose(s.lperm))
-                a2 = a.reshape(s.k, s.m).T if s.ltrans else a.reshape(s.m, s.k)
+                    a = _transposed(a, s.lperm, xp, pool, tmps)
                 if s.rperm is not None:
-                    b = xp.ascontiguousarray(b.transpose(s.rperm))
-                b2 = b.reshape(s.n, s.k).T if s.rtrans else b.reshape(s.k, s.n)
-                c = (xp.matmul(b2.T, a2.T) if s.flip else xp.matmul(a2, b2)).reshape(s.shape)
+                    b = _transposed(b, s.rperm, xp, pool, tmps)
+                if s.h:  # batched over the leading batch index: (h, m, k) @ (h, k, n)
+                    a2 = (a.reshape(s.h, s.k, s.m).swapaxes(1, 2) if s.ltrans
+                          else a.reshape(s.h, s.m, s.k))
+                    b2 = (b.reshape(s.h, s.n, s.k).swapaxes(1, 2) if s.rtrans
+                          else b.reshape(s.h, s.k, s.n))
+                    x1, x2 = (b2.swapaxes(1, 2), a2.swapaxes(1, 2)) if s.flip else (a2, b2)
+                else:
+                    a2 = a.reshape(s.k, s.m).T if s.ltrans else a.reshape(s.m, s.k)
+                    b2 = b.reshape(s.n, s.k).T if s.rtrans else b.reshape(s.k, s.n)
+                    x1, x2 = (b2.T, a2.T) if s.flip else (a2, b2)
+                oshape = x1.shape[:-1] + x2.shape[-1:]
+                ob = _take(opool, math.prod(oshape), np.result_type(x1, x2))
+                if ob is None:
+                    c = xp.matmul(x1, x2).reshape(s.shape)
+                else:
+                    c = np.matmul(x1, x2, out=ob.reshape(oshape)).reshape(s.shape)
+            del a, b
+            for t in tmps:
+                pool.give(t)  # type: ignore[union-attr]
+            free(s.left)
+            free(s.right)
+            if ob is not None and not keep:  # (kept: a buffer lent to an einsum result leaves the pool)
+                own[s.parent] = ob
             if cache is not None and s.parent in self.const:
                 cache[s.parent] = c
             buf[s.parent] = c
@@ -376,20 +423,42 @@ class Executor:
         return [self.contract_core(self.slice_arrays(arrays, i), xp, use_cache) for i in indices]
 
 
-def _run_small(g: _Small, a: Any, b: Any, shape: tuple[int, ...], xp: Any) -> Any:
+def _take(pool: BufferPool | None, n: int, dt: Any) -> np.ndarray | None:
+    return None if pool is None else pool.take(n, dt)
+
+
+def _transposed(a: Any, perm: tuple[int, ...], xp: Any, pool: BufferPool | None,
+                tmps: list[np.ndarray]) -> Any:
+    """``a.transpose(perm)`` as a C-contiguous copy (into a pool buffer, listed in ``tmps``)."""
+    at = a.transpose(perm)
+    t = _take(pool, at.size, at.dtype)
+    if t is None:
+        return xp.ascontiguousarray(at)
+    tmps.append(t)
+    out = t.reshape(at.shape)
+    np.copyto(out, at)
+    return out
+
+
+def _run_small(g: _Small, a: Any, b: Any, shape: tuple[int, ...], xp: Any,
+               pool: BufferPool | None = None) -> tuple[Any, np.ndarray | None]:
+    """One-pass step; returns the result and the pool buffer it lives in (or ``None``)."""
     if xp is not np:
-        return xp.einsum(g.eq, a, b)
+        return xp.einsum(g.eq, a, b), None
     x, sm = (a, b) if g.big_left else (b, a)
     dt = np.result_type(x.dtype, sm.dtype)
     x = np.ascontiguousarray(x, dtype=dt)
     if g.sperm is not None:
         sm = sm.transpose(g.sperm)
     mat = np.ascontiguousarray(sm, dtype=dt).reshape(g.k, g.n)
-    out = np.empty(math.prod(shape), dtype=dt)
-    from .kernels import small_contract
+    total = math.prod(shape)
+    ob = _take(pool, total, dt)
+    out = np.empty(total, dtype=dt) if ob is None else ob
+    from .kernels import small_contract, small_contract_tiled, tiled_applies
 
-    small_contract(x.reshape(-1), out, g.kshape, g.kxs, g.kos, g.cx, g.co, mat)
-    return out.reshape(shape)
+    kern = small_contract_tiled if tiled_applies(g.kshape, g.kxs, g.kos, dt) else small_contract
+    kern(x.reshape(-1), out, g.kshape, g.kxs, g.kos, g.cx, g.co, mat)
+    return out.reshape(shape), ob
 
 
 def pairwise_sum(parts: Sequence[np.ndarray]) -> np.ndarray:
