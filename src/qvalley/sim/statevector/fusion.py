@@ -165,12 +165,11 @@ def fuse(gates: Sequence[tuple[np.ndarray, tuple[int, ...]]], max_qubits: int,
     return blocks
 
 
-def schedule(blocks: Sequence[Block], tile_bits: int) -> list[list[Block]]:
-    """Order blocks into runs: a run of "low" blocks (all qubits < ``tile_bits``) applied tile by
-    tile, or a single "high" block. Dependencies (shared qubits) are respected."""
-    n = len(blocks)
-    preds = [0] * n
-    succs: list[list[int]] = [[] for _ in range(n)]
+def dependencies(blocks: Sequence[Block]) -> tuple[list[int], list[list[int]]]:
+    """The blocks' dependency graph: for each block the number of earlier blocks it must follow
+    (the last earlier block on each of its qubits) and the list of blocks that follow it."""
+    preds = [0] * len(blocks)
+    succs: list[list[int]] = [[] for _ in blocks]
     last: dict[int, int] = {}
     for i, b in enumerate(blocks):
         deps = {last[q] for q in b.qubits if q in last}
@@ -179,6 +178,14 @@ def schedule(blocks: Sequence[Block], tile_bits: int) -> list[list[Block]]:
             succs[d].append(i)
         for q in b.qubits:
             last[q] = i
+    return preds, succs
+
+
+def schedule(blocks: Sequence[Block], tile_bits: int) -> list[list[Block]]:
+    """Order blocks into runs: a run of "low" blocks (all qubits < ``tile_bits``) applied tile by
+    tile, or a single "high" block. Dependencies (shared qubits) are respected."""
+    n = len(blocks)
+    preds, succs = dependencies(blocks)
     low = [max(b.qubits) < tile_bits for b in blocks]
     ready_low = [i for i in range(n) if preds[i] == 0 and low[i]]
     ready_high = [i for i in range(n) if preds[i] == 0 and not low[i]]

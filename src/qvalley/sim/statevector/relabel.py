@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .fusion import Block, CostModel
+from .fusion import Block, CostModel, dependencies
 
 LANE = 6  # index bits 0..5 lie inside one 64-amplitude run: every swap pass permutes within runs
 MAX_UPPER = 6  # at most this many bits >= LANE per pass (scratch block of 64 << 6 amplitudes)
@@ -117,16 +117,7 @@ def plan(blocks: Sequence[Block], n: int, low: int = 3,
     enough, so the qubits moved out stay below ``tile_bits`` and their blocks still run in cache
     tiles."""
     nb = len(blocks)
-    preds = [0] * nb
-    succs: list[list[int]] = [[] for _ in range(nb)]
-    last: dict[int, int] = {}
-    for i, b in enumerate(blocks):
-        deps = {last[q] for q in b.qubits if q in last}
-        preds[i] = len(deps)
-        for d in deps:
-            succs[d].append(i)
-        for q in b.qubits:
-            last[q] = i
+    preds, succs = dependencies(blocks)
     phys = list(range(n))
     inv = list(range(n))
     ready = [i for i in range(nb) if preds[i] == 0]
