@@ -122,10 +122,19 @@ def test_pool_take_give_and_pickle() -> None:
     assert pool.take(4, np.complex64) is None  # 32 bytes: below the threshold, not pooled
     a = pool.take(100, np.complex64)
     assert a is not None and a.shape == (100,) and a.dtype == np.complex64
-    assert pool.take(100, np.complex128) is not a  # keyed by dtype and length
     pool.give(a)
     assert pool.take(100, np.complex64) is a
     pool.give(a)
+    b = pool.take(40, np.complex128)  # 640 of a's 800 bytes: a's memory, as complex128
+    assert b is not None and b.shape == (40,) and b.dtype == np.complex128
+    assert np.shares_memory(a, b) and pool.allocations == 1
+    pool.give(b)  # gives back a's whole buffer
+    assert pool.free_bytes == 800
+    assert not np.shares_memory(pool.take(101, np.complex64), a)  # a is too small
+    assert not np.shares_memory(pool.take(10, np.complex64), a)  # 80 < 800 / max_ratio bytes
+    assert pool.allocations == 3 and pool.reuses == 2
+    with pytest.raises(ValueError):
+        pool.give(np.empty(100)[10:])  # a view of memory the pool did not lend
     ex = Executor(_random_network(np.random.default_rng(0), np.complex64)[0])
     ex.pool.give(np.empty(1 << 20, np.complex64))
     clone = pickle.loads(pickle.dumps(ex))  # e.g. scattered to Dask workers: no buffers travel
