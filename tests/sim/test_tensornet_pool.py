@@ -62,7 +62,9 @@ def test_pooled_equals_unpooled_sliced_threads(prec: str, seed: int) -> None:
 def test_buffers_are_reused_and_released() -> None:
     c = sycamore_rcs(4, 5, 8, seed=7)
     pl, arrays = _setup(c, "double", "0" * 20)
+    # exact-size reuse: the second call's requests are the first call's, all served from the pool
     ex = Executor(pl.tree, pl.simplified.variable, pool_min_bytes=1024)
+    ex.pool = BufferPool(1024, max_ratio=1.0)
     first = contract(ex, arrays, progress=False)
     n_alloc = ex.pool.allocations
     assert n_alloc > 0 and ex.pool.free_bytes > 0
@@ -74,6 +76,27 @@ def test_buffers_are_reused_and_released() -> None:
     assert ex.pool.free_bytes == 0
     np.testing.assert_array_equal(contract(ex, arrays, progress=False), first)
     assert ex.pool.allocations > n_alloc  # made again after the release
+
+
+def test_best_fit_pool_stops_growing() -> None:
+    """Best fit (the default) may hand a later call's request a different buffer than the first
+    call's, so a second call can still allocate; once a call allocates nothing, the pool is back
+    in the same state after it, so every later call allocates nothing either."""
+    c = sycamore_rcs(4, 5, 8, seed=7)
+    pl, arrays = _setup(c, "double", "0" * 20)
+    ex = Executor(pl.tree, pl.simplified.variable, pool_min_bytes=1024)
+    first = contract(ex, arrays, progress=False)
+    counts = [ex.pool.allocations]
+    for _ in range(6):
+        np.testing.assert_array_equal(contract(ex, arrays, progress=False), first)
+        counts.append(ex.pool.allocations)
+        if counts[-1] == counts[-2]:
+            break
+    assert counts[-1] == counts[-2], counts  # converged
+    assert counts[-1] - counts[0] < counts[0]  # most of the second call already reused
+    for _ in range(2):
+        contract(ex, arrays, progress=False)
+        assert ex.pool.allocations == counts[-1]
 
 
 def _random_network(rng: np.random.Generator, dt: Any) -> tuple[Any, list[np.ndarray], str]:

@@ -32,6 +32,10 @@ class BufferPool:
         min_bytes: arrays smaller than this are not pooled (:meth:`take` returns ``None``).
         max_ratio: a free buffer serves requests of at least ``1 / max_ratio`` of its size.
 
+    With best fit a repeated contraction may get other buffers than the call before and
+    allocate a few more until the pool settles (a call that allocates nothing leaves the pool
+    as it found it); ``max_ratio=1`` is exact-size reuse, where a repeat never allocates.
+
     Attributes:
         allocations: buffers the pool has created (grows only when no free one fits).
         reuses: requests served from a free buffer.
