@@ -27,10 +27,7 @@ from qvalley.sim.tensornet import (
     simplify,
 )
 
-
-@pytest.fixture(autouse=True)
-def _cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("QVALLEY_CACHE", str(tmp_path_factory.getbasetemp() / "tn-cache"))
+pytestmark = pytest.mark.usefixtures("tn_cache")
 
 
 def _random_circuit(n: int, depth: int, seed: int) -> qvalley.Circuit:

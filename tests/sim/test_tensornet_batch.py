@@ -14,10 +14,7 @@ from qvalley.bench.rcs import sycamore_rcs
 from qvalley.sim.tensornet import Executor, TensorNetworkSimulator, contract
 from qvalley.sim.tensornet.engine import BATCH_CACHE_BYTES, _target_size
 
-
-@pytest.fixture(autouse=True)
-def _cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("QVALLEY_CACHE", str(tmp_path_factory.getbasetemp() / "tn-batch-cache"))
+pytestmark = pytest.mark.usefixtures("tn_cache")
 
 
 def _circuit(n: int, depth: int, rng: np.random.Generator) -> qvalley.Circuit:

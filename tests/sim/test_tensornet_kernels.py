@@ -14,10 +14,7 @@ from qvalley.bench.rcs import sycamore_rcs
 from qvalley.sim.tensornet import Executor, TensorNetworkSimulator, replay
 from qvalley.sim.tensornet.kernels import small_contract, small_contract_reference
 
-
-@pytest.fixture(autouse=True)
-def _cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("QVALLEY_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+pytestmark = pytest.mark.usefixtures("tn_cache")
 
 
 def _geometry(rng: np.random.Generator, dims: list[int], ncon: int, nkeep_s: int) -> dict[str, Any]:

@@ -21,10 +21,7 @@ from qvalley.sim.tensornet.kernels import (
 )
 from qvalley.sim.tensornet.pool import BufferPool
 
-
-@pytest.fixture(autouse=True)
-def _cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("QVALLEY_CACHE", str(tmp_path_factory.getbasetemp() / "tn-cache"))
+pytestmark = pytest.mark.usefixtures("tn_cache")
 
 
 def _setup(c: qvalley.Circuit, prec: str, bits: str, **kw: Any) -> tuple[Any, list[np.ndarray]]:
