@@ -12,7 +12,13 @@ from hypothesis import strategies as st
 import qvalley
 from qvalley.bench.rcs import sycamore_rcs
 from qvalley.sim.tensornet import Executor, TensorNetworkSimulator, replay
-from qvalley.sim.tensornet.kernels import small_contract, small_contract_reference
+from qvalley.sim.tensornet import executor as executor_mod
+from qvalley.sim.tensornet.kernels import (
+    permute_copy,
+    permute_plan,
+    small_contract,
+    small_contract_reference,
+)
 
 pytestmark = pytest.mark.usefixtures("tn_cache")
 
@@ -102,7 +108,8 @@ def test_executor_small_kernel_on_rcs_matches_plain_and_statevector(prec: str) -
     arrays = [x.astype(dt) for x in replay(pl.simplified, net.arrays, net.variable)]
     on = Executor(pl.tree, pl.simplified.variable, small_kernel=True)
     off = Executor(pl.tree, pl.simplified.variable, small_kernel=False)
-    assert any(s.small is not None for s in on.steps), "the RCS tree has large x small steps"
+    # (whether a step of this tree takes the one-pass kernel depends on the layouts; the rules
+    # are tested on fixed networks below)
     assert all(s.small is None for s in off.steps)
 
     def total(ex: Executor, xp: Any = np) -> complex:
@@ -117,3 +124,91 @@ def test_executor_small_kernel_on_rcs_matches_plain_and_statevector(prec: str) -
     assert abs(a_fake - want) <= tol * abs(want)
     if prec == "double":
         assert abs(a_on - a_off) <= 1e-12 * abs(a_off)
+
+
+def _tree(inputs: list[tuple[str, ...]], output: tuple[str, ...], size: dict[str, int]) -> Any:
+    import cotengra as ctg
+
+    path = ctg.array_contract_path(inputs, output, size, optimize="greedy")
+    return ctg.ContractionTree.from_path(inputs, output, size, path=path)
+
+
+def _rand(rng: np.random.Generator, shape: tuple[int, ...], dt: Any) -> np.ndarray:
+    return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dt)
+
+
+@pytest.mark.parametrize(("big", "small", "uses_kernel"), [
+    (("a", "c", "b"), ("c", "d"), True),   # contracted axis inside x: matmul would copy x
+    (("a", "b", "c"), ("c", "d"), False),  # contracted axes a block at the end: plain matmul
+    (("c", "a", "b"), ("c", "d"), False),  # ... or at the start (transposed view)
+    (("a", "c", "e"), ("c", "d"), False),  # inner run of 2 elements: transpose + matmul
+    (("a", "c", "b"), ("c", "f"), False),  # small matrix of 4 x 32 > SMALL_KN entries
+])
+@pytest.mark.parametrize("dt", [np.complex64, np.complex128])
+def test_small_step_rule(big: tuple[str, ...], small: tuple[str, ...], uses_kernel: bool,
+                         dt: Any) -> None:
+    """The one-pass kernel runs a large x small step only where the matmul form would copy the
+    large operand, its inner runs are long and the small matrix is small; either way the
+    result equals einsum."""
+    size = {"a": 8, "b": 128, "c": 4, "d": 8, "e": 2, "f": 32}  # x: 4096 elements
+    if "e" in big:
+        size["a"] = 512
+    output = tuple(i for i in big + small if (big + small).count(i) == 1)
+    tree = _tree([big, small], output, size)
+    rng = np.random.default_rng(3)
+    arrays = [_rand(rng, tuple(size[i] for i in t), dt) for t in (big, small)]
+    ex = Executor(tree)
+    assert any(s.small is not None for s in ex.steps) == uses_kernel
+    got = ex.contract_core(arrays)
+    want = np.einsum(f"{''.join(big)},{''.join(small)}->{''.join(output)}", *arrays)
+    tol = 1e-5 if dt == np.complex64 else 1e-13
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.lists(st.integers(1, 4), min_size=1, max_size=8),
+       st.sampled_from([np.complex64, np.complex128]), st.sampled_from([4, 8, 32]),
+       st.sampled_from([1, 4, 64]))
+def test_permute_copy_matches_transpose(seed: int, shape: list[int], dt: Any, po: int,
+                                        pi: int) -> None:
+    rng = np.random.default_rng(seed)
+    perm = tuple(int(p) for p in rng.permutation(len(shape)))
+    x = _rand(rng, tuple(shape), dt)
+    out = np.full(x.size, np.nan, dt)
+    permute_copy(x.reshape(-1), out, *permute_plan(tuple(shape), perm, po, pi))
+    np.testing.assert_array_equal(out, np.ascontiguousarray(x.transpose(perm)).reshape(-1))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(2, 6), st.sampled_from([np.complex64, np.complex128]))
+def test_executor_with_permute_copy_matches_einsum(seed: int, ntensors: int, dt: Any) -> None:
+    """Every transposed operand through :func:`permute_copy` (its size threshold lowered to 0)
+    on random networks: the executor equals einsum."""
+    rng = np.random.default_rng(seed)
+    letters = "abcdefghij"
+    used: dict[str, int] = {}
+    inputs = []
+    for _ in range(ntensors):
+        free = [x for x in letters if used.get(x, 0) < 2]
+        k = min(int(rng.integers(1, 5)), len(free))
+        if k == 0:
+            break
+        term = tuple(str(x) for x in rng.choice(free, k, replace=False))
+        for x in term:
+            used[x] = used.get(x, 0) + 1
+        inputs.append(term)
+    output = tuple(ix for ix, k in used.items() if k == 1)
+    size = {ix: int(rng.integers(1, 4)) for ix in letters}
+    tree = _tree(inputs, output, size)
+    arrays = [_rand(rng, tuple(size[i] for i in t), dt) for t in inputs]
+    old = executor_mod.PERMUTE_MIN
+    executor_mod.PERMUTE_MIN = 0
+    try:
+        ex = Executor(tree)
+    finally:
+        executor_mod.PERMUTE_MIN = old
+    got = ex.contract_core(arrays)
+    eq = ",".join("".join(t) for t in inputs) + "->" + "".join(output)
+    want = np.einsum(eq, *arrays)
+    tol = 1e-4 if dt == np.complex64 else 1e-12
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * (1 + np.abs(want).max()))

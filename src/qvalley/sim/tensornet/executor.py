@@ -43,6 +43,8 @@ class _Step:
     eq: str | None  # einsum fallback for hyper/batch indices
     small: _Small | None = None  # one-pass kernel for a large operand times a small one
     h: int = 0  # > 0: batched matmul over the leading batch index of size h (both operands)
+    lcopy: tuple[np.ndarray, ...] | None = None  # permute_copy geometry of lperm (large operands)
+    rcopy: tuple[np.ndarray, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -61,10 +63,17 @@ class _Small:
     eq: str  # the same step as an einsum with this output layout (other array backends)
 
 
+# transposed copies of at least this many elements use the tiled permute_copy kernel
+PERMUTE_MIN = 1 << 14
+
 # a step runs as one strided pass (no transpose, no GEMM) when its small operand has at most
-# SMALL_MAX elements and its large one at least BIG_MIN (measured: docs/performance.md)
+# SMALL_MAX elements and its large one at least BIG_MIN, the matmul form would have to copy the
+# large operand, the pass reads and writes runs of at least SMALL_INNER consecutive elements and
+# the small matrix has at most SMALL_KN entries (measured: docs/performance.md)
 SMALL_MAX = 256
 BIG_MIN = 1 << 12
+SMALL_INNER = 16
+SMALL_KN = 64
 
 
 def _small_sizes(sa: int, sb: int) -> bool:
@@ -144,6 +153,10 @@ def _plan_small(a: tuple[str, ...], b: tuple[str, ...], out: set[str], size: dic
             kos.append(so[ix])
     if not kshape:
         kshape, kxs, kos = [1], [0], [0]
+    if kxs[-1] != 1 or kos[-1] != 1 or kshape[-1] < SMALL_INNER:
+        return None  # strided or short inner runs: the kernel is slower than transpose + GEMM
+    if math.prod(size[i] for i in contracted) * math.prod(size[i] for i in keep_small) > SMALL_KN:
+        return None  # compute-bound: GEMM is faster
     order = tuple(sm.index(i) for i in contracted + keep_small)
     sperm = None if order == tuple(range(len(sm))) else order
     eq = _eq(a, b, res)
@@ -186,10 +199,11 @@ def _plan_pair(a: tuple[str, ...], b: tuple[str, ...], out: set[str],
     pa = [a.index(i) for i in contracted]
     pb = [b.index(i) for i in contracted]
     ba, bb = _block(pa, len(a)), _block(pb, len(b))
-    if ba is not None:
-        order = [a[p] for p in sorted(pa)]
-    elif bb is not None:
+    # the contracted axes in the order of the larger operand's block, so that it needs no copy
+    if bb is not None and (ba is None or math.prod(size[i] for i in b) > math.prod(size[i] for i in a)):
         order = [b[p] for p in sorted(pb)]
+    elif ba is not None:
+        order = [a[p] for p in sorted(pa)]
     else:
         order = contracted
     keep_a = [i for i in a if i not in contracted]
@@ -287,25 +301,25 @@ class Executor:
         order = list(tree.traverse())
         summed_next: dict[Any, set[str]] = {}
 
-        def nsize(node: Any) -> int:
-            return math.prod(size[i] for i in tree.get_inds(node) if i not in sliced)
-
         for p, lft, r in order:
             pout = set(tree.get_inds(p))
             common = (set(tree.get_inds(lft)) & set(tree.get_inds(r))) - pout - sliced
-            if small_kernel and _small_sizes(nsize(lft), nsize(r)):
-                common = set()  # a one-pass step reads any layout
             summed_next[lft] = summed_next[r] = common
         for p, lft, r in order:
             li, ri = slot[lft], slot[r]
             out = set(i for i in tree.get_inds(p) if i not in sliced)
             a, b = terms[li], terms[ri]
-            sm = _plan_small(a, b, out, size, summed_next.get(p), lead) if small_kernel else None
+            plan = _plan_pair(a, b, out, size, summed_next.get(p), lead)
+            sm = None
+            if small_kernel and plan[0] == "dot" and not plan[10]:
+                sa, sb = math.prod(size[i] for i in a), math.prod(size[i] for i in b)
+                if _small_sizes(sa, sb) and (plan[1] if sa >= sb else plan[3]) is not None:
+                    sm = _plan_small(a, b, out, size, summed_next.get(p), lead)
             if sm is not None:
                 steps.append(_Step(li, ri, nxt, None, False, None, False, 0, 0, 0,
                                    tuple(size[i] for i in sm[1]), False, None, sm[0]))
                 terms[nxt] = sm[1]
-            elif (plan := _plan_pair(a, b, out, size, summed_next.get(p), lead))[0] == "einsum":
+            elif plan[0] == "einsum":
                 ptm = tuple(i for i in tree.get_inds(p) if i not in sliced)
                 steps.append(_Step(li, ri, nxt, None, False, None, False, 0, 0, 0, (), False,
                                    _eq(a, b, ptm)))
@@ -313,7 +327,8 @@ class Executor:
             else:
                 _, lp, lt, rp, rt, m, k, n, ptm, flip, h = plan
                 steps.append(_Step(li, ri, nxt, lp, lt, rp, rt, m, k, n,
-                                   tuple(size[i] for i in ptm), flip, None, None, h))
+                                   tuple(size[i] for i in ptm), flip, None, None, h,
+                                   _copy_plan(a, lp, size), _copy_plan(b, rp, size)))
                 terms[nxt] = ptm
             var[nxt] = var[li] or var[ri]
             hasslice[nxt] = hasslice[li] or hasslice[ri]
@@ -344,12 +359,14 @@ class Executor:
         demand)."""
         self.pool.release()
 
-    def contract_core(self, arrays: Sequence[Any], xp: Any = np, use_cache: bool = False) -> Any:
+    def contract_core(self, arrays: Sequence[Any], xp: Any = np, use_cache: bool = False,
+                      timings: list[float] | None = None) -> Any:
         """Contract one (already sliced) set of input arrays; returns the output tensor.
 
         With pooling, intermediates live in buffers of :attr:`pool` and go back to it once the
         step that consumes them has run; input arrays, cached subtree results and the returned
-        result are never pooled buffers (the caller owns the result)."""
+        result are never pooled buffers (the caller owns the result). ``timings``, if given,
+        gets the wall time of each step appended (in step order; a profiling aid)."""
         buf: dict[int, Any] = dict(enumerate(arrays))
         cache = self.cache if use_cache else None
         pool = self.pool if self.pooling and xp is np else None
@@ -360,13 +377,17 @@ class Executor:
             if ob is not None:
                 pool.give(ob)  # type: ignore[union-attr]
 
+        clock = time.perf_counter
         for s in self.steps:
+            t0 = clock() if timings is not None else 0.0
             if cache is not None and s.parent in cache:
                 buf[s.parent] = cache[s.parent]
                 buf.pop(s.left, None)
                 buf.pop(s.right, None)
                 free(s.left)
                 free(s.right)
+                if timings is not None:
+                    timings.append(clock() - t0)
                 continue
             a = buf.pop(s.left)
             b = buf.pop(s.right)
@@ -384,9 +405,9 @@ class Executor:
                         ob = own.pop(node)
             else:
                 if s.lperm is not None:
-                    a = _transposed(a, s.lperm, xp, pool, tmps)
+                    a = _transposed(a, s.lperm, xp, pool, tmps, s.lcopy)
                 if s.rperm is not None:
-                    b = _transposed(b, s.rperm, xp, pool, tmps)
+                    b = _transposed(b, s.rperm, xp, pool, tmps, s.rcopy)
                 if s.h:  # batched over the leading batch index: (h, m, k) @ (h, k, n)
                     a2 = (a.reshape(s.h, s.k, s.m).swapaxes(1, 2) if s.ltrans
                           else a.reshape(s.h, s.m, s.k))
@@ -413,6 +434,8 @@ class Executor:
             if cache is not None and s.parent in self.const:
                 cache[s.parent] = c
             buf[s.parent] = c
+            if timings is not None:
+                timings.append(clock() - t0)
         res = buf[self.root]
         if self.final_perm != tuple(range(len(self.final_perm))):
             res = res.transpose(self.final_perm)
@@ -427,16 +450,38 @@ def _take(pool: BufferPool | None, n: int, dt: Any) -> np.ndarray | None:
     return None if pool is None else pool.take(n, dt)
 
 
+def _copy_plan(term: tuple[str, ...], perm: tuple[int, ...] | None,
+               size: dict[str, int]) -> tuple[np.ndarray, ...] | None:
+    """:func:`~.kernels.permute_plan` for transposing an operand of ``term`` by ``perm``
+    (``None`` for no or small transposes)."""
+    shape = tuple(size[i] for i in term)
+    if perm is None or math.prod(shape) < PERMUTE_MIN:
+        return None
+    from .kernels import permute_plan
+
+    return permute_plan(shape, perm)
+
+
 def _transposed(a: Any, perm: tuple[int, ...], xp: Any, pool: BufferPool | None,
-                tmps: list[np.ndarray]) -> Any:
-    """``a.transpose(perm)`` as a C-contiguous copy (into a pool buffer, listed in ``tmps``)."""
+                tmps: list[np.ndarray], geom: tuple[np.ndarray, ...] | None = None) -> Any:
+    """``a.transpose(perm)`` as a C-contiguous copy (into a pool buffer, listed in ``tmps``);
+    with ``geom`` and a C-contiguous numpy ``a`` by :func:`~.kernels.permute_copy`."""
     at = a.transpose(perm)
     t = _take(pool, at.size, at.dtype)
+    fast = geom is not None and xp is np and a.flags.c_contiguous
     if t is None:
-        return xp.ascontiguousarray(at)
-    tmps.append(t)
+        if not fast:
+            return xp.ascontiguousarray(at)
+        t = np.empty(at.size, at.dtype)
+    else:
+        tmps.append(t)
     out = t.reshape(at.shape)
-    np.copyto(out, at)
+    if fast:
+        from .kernels import permute_copy
+
+        permute_copy(a.reshape(-1), t, *geom)  # type: ignore[misc]
+    else:
+        np.copyto(out, at)
     return out
 
 

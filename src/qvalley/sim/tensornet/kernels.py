@@ -167,3 +167,110 @@ def warm(dtype: Any = np.complex128) -> None:
             np.array([0, 16, 32, 48], i64), np.array([0], i64), np.ones((4, 1), dt))
     small_contract(x, out, *args)
     small_contract_tiled(x, out, *args)
+    permute_copy(x, out, *permute_plan((4, 16), (1, 0)))
+
+
+# -- permuted copies -----------------------------------------------------------------------------
+#
+# ``np.copyto(out, x.transpose(perm))`` on the executor's tensors (20-25 axes of size 2) runs at a
+# fraction of memory bandwidth: numpy's inner loop is the output's last axis, often 2-4 elements
+# with a large input stride. :func:`permute_copy` copies tiles instead: the output's last axes
+# (``PO`` consecutive writes, the inner loop) times the input's innermost other axes (up to
+# ``PI`` elements), so that the cache lines of both sides are used whole while the tile is in
+# L1; the remaining axes are the outer loop.
+
+PO = 32  # output elements per tile row (consecutive writes)
+PI = 64  # tile rows: the input's innermost axes not among the row's
+
+
+@njit(**_OPTS)
+def permute_copy(x, out, oshape, oxs, oos, ixo, ioo, bxo):  # pragma: no cover - compiled
+    """``out[outer·oos + ioo[i] + b] = x[outer·oxs + ixo[i] + bxo[b]]`` for every outer
+    position (C order over ``oshape``, strides ``oxs`` into ``x`` and ``oos`` into ``out``),
+    tile row ``i`` and row entry ``b`` (consecutive in ``out``); ``x`` and ``out`` flat."""
+    nd = oshape.size
+    nb = bxo.size
+    ni = ixo.size
+    outer = 1
+    for d in range(nd):
+        outer *= oshape[d]
+    idx = np.zeros(nd, np.int64)
+    xb = 0
+    ob = 0
+    for _o in range(outer):
+        for i in range(ni):
+            xi = xb + ixo[i]
+            oi = ob + ioo[i]
+            for b in range(nb):
+                out[oi + b] = x[xi + bxo[b]]
+        d = nd - 1
+        while d >= 0:
+            idx[d] += 1
+            xb += oxs[d]
+            ob += oos[d]
+            if idx[d] < oshape[d]:
+                break
+            xb -= oxs[d] * oshape[d]
+            ob -= oos[d] * oshape[d]
+            idx[d] = 0
+            d -= 1
+
+
+def _offs(dims: list[int], strides: list[int]) -> np.ndarray:
+    off = np.zeros(1, np.int64)
+    for n, s in zip(dims, strides, strict=True):
+        off = (off[:, None] + np.arange(n, dtype=np.int64)[None, :] * s).reshape(-1)
+    return off
+
+
+def permute_plan(shape: tuple[int, ...], perm: tuple[int, ...], po: int = PO,
+                 pi: int = PI) -> tuple[np.ndarray, ...]:
+    """Geometry of ``x.transpose(perm)`` (``x`` C-contiguous of ``shape``) for
+    :func:`permute_copy`: ``(oshape, oxs, oos, ixo, ioo, bxo)``.
+
+    Tile rows: the output's last axes up to ``po`` elements (at least one axis). Tile rows
+    ``i``: the input's innermost axes not in a row, up to ``pi`` elements. Outer axes: the rest
+    in output order, neighbours merged where they are neighbours in ``x`` too."""
+    nd = len(shape)
+    xs = [1] * nd
+    for d in range(nd - 2, -1, -1):
+        xs[d] = xs[d + 1] * shape[d + 1]
+    ax = [p for p in perm if shape[p] != 1]  # output axes (input axis numbers), C order
+    so_of: dict[int, int] = {}
+    acc = 1
+    for p in reversed(ax):
+        so_of[p] = acc
+        acc *= shape[p]
+    row: list[int] = []
+    size = 1
+    for p in reversed(ax):  # the output's last axes
+        if size * shape[p] > po and row:
+            break
+        row.append(p)
+        size *= shape[p]
+    row.reverse()
+    rows: list[int] = []
+    size = 1
+    for p in sorted((p for p in ax if p not in row), reverse=True):  # innermost in x
+        if size * shape[p] > pi:
+            break
+        rows.append(p)
+        size *= shape[p]
+    rows.reverse()
+    mo: list[list[int]] = []  # merged outer axes: [size, x stride, out stride]
+    for p in ax:
+        if p in row or p in rows:
+            continue
+        n = shape[p]
+        if mo and mo[-1][1] == xs[p] * n and mo[-1][2] == so_of[p] * n:
+            mo[-1] = [mo[-1][0] * n, xs[p], so_of[p]]
+        else:
+            mo.append([n, xs[p], so_of[p]])
+    if not mo:
+        mo = [[1, 0, 0]]
+    i64 = np.int64
+    return (np.array([m[0] for m in mo], i64), np.array([m[1] for m in mo], i64),
+            np.array([m[2] for m in mo], i64),
+            _offs([shape[p] for p in rows], [xs[p] for p in rows]),
+            _offs([shape[p] for p in rows], [so_of[p] for p in rows]),
+            _offs([shape[p] for p in row], [xs[p] for p in row]))
