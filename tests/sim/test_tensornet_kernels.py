@@ -180,10 +180,13 @@ def test_permute_copy_matches_transpose(seed: int, shape: list[int], dt: Any, po
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.integers(0, 2**31 - 1), st.integers(2, 6), st.sampled_from([np.complex64, np.complex128]))
-def test_executor_with_permute_copy_matches_einsum(seed: int, ntensors: int, dt: Any) -> None:
+@given(st.integers(0, 2**31 - 1), st.integers(2, 6), st.sampled_from([np.complex64, np.complex128]),
+       st.booleans())
+def test_executor_with_permute_copy_matches_einsum(seed: int, ntensors: int, dt: Any,
+                                                   reorder: bool) -> None:
     """Every transposed operand through :func:`permute_copy` (its size threshold lowered to 0)
-    on random networks: the executor equals einsum."""
+    on random networks, kept axes of copied operands reordered or not: the executor equals
+    einsum."""
     rng = np.random.default_rng(seed)
     letters = "abcdefghij"
     used: dict[str, int] = {}
@@ -204,7 +207,7 @@ def test_executor_with_permute_copy_matches_einsum(seed: int, ntensors: int, dt:
     old = executor_mod.PERMUTE_MIN
     executor_mod.PERMUTE_MIN = 0
     try:
-        ex = Executor(tree)
+        ex = Executor(tree, reorder=reorder)
     finally:
         executor_mod.PERMUTE_MIN = old
     got = ex.contract_core(arrays)

@@ -181,10 +181,15 @@ def _block(pos: list[int], ndim: int) -> str | None:
 
 def _plan_pair(a: tuple[str, ...], b: tuple[str, ...], out: set[str],
                size: dict[str, int], nxt: set[str] | None = None,
-               lead: str | None = None) -> tuple[Any, ...]:
+               lead: str | None = None, death: dict[str, int] | None = None) -> tuple[Any, ...]:
     """A pairwise step as one matmul, or (``lead`` in both operands and the output) one
     batched matmul over ``lead``; the result starts with ``lead`` where an operand has it
-    first."""
+    first.
+
+    ``death`` (index -> the step that sums it): an operand that has to be copied anyway gets
+    its kept axes in the order that helps the next steps: the left one's soonest summed last,
+    the right one's soonest summed first, so the result's axes summed next tend to meet in a
+    block (no copy of the result there)."""
     h = 0
     if lead is not None and lead in a and lead in b and lead in out:
         # batched: strip the batch index, plan the rest, both operands (h, ., .) views
@@ -217,6 +222,11 @@ def _plan_pair(a: tuple[str, ...], b: tuple[str, ...], out: set[str],
             return None, False
         if term == (natural_end if cfirst else natural_start):
             return None, True
+        if death is not None and lead is None:  # copied anyway: kept axes in the best order
+            never = len(death) + 1
+            keep[:] = sorted(keep, key=lambda i: death.get(i, never), reverse=not cfirst)
+            natural_end = tuple(keep) + tuple(order)
+            natural_start = tuple(order) + tuple(keep)
         target = natural_start if cfirst else natural_end
         return tuple(term.index(i) for i in target), False
 
@@ -268,11 +278,13 @@ class Executor:
             arrays only). The buffers stay allocated between calls (the next slice and call
             reuse them) until :meth:`release_buffers`; set ``pooling = False`` to turn it off.
         pool_min_bytes: smallest intermediate taken from the pool.
+        reorder: where a step copies an operand anyway, order its kept axes by the step that
+            sums them (see :func:`_plan_pair`), so later steps copy less.
     """
 
     def __init__(self, tree: Any, variable: Sequence[bool] | None = None,
                  small_kernel: bool = True, lead: str | None = None, pool: bool = True,
-                 pool_min_bytes: int = DEFAULT_MIN_BYTES) -> None:
+                 pool_min_bytes: int = DEFAULT_MIN_BYTES, reorder: bool = True) -> None:
         self.tree = tree
         self.pooling = pool
         self.pool = BufferPool(pool_min_bytes)
@@ -301,15 +313,19 @@ class Executor:
         order = list(tree.traverse())
         summed_next: dict[Any, set[str]] = {}
 
-        for p, lft, r in order:
+        death: dict[str, int] = {}  # index -> the step that sums it
+        for t, (p, lft, r) in enumerate(order):
             pout = set(tree.get_inds(p))
             common = (set(tree.get_inds(lft)) & set(tree.get_inds(r))) - pout - sliced
             summed_next[lft] = summed_next[r] = common
+            for ix in common:
+                death[ix] = t
         for p, lft, r in order:
             li, ri = slot[lft], slot[r]
             out = set(i for i in tree.get_inds(p) if i not in sliced)
             a, b = terms[li], terms[ri]
-            plan = _plan_pair(a, b, out, size, summed_next.get(p), lead)
+            plan = _plan_pair(a, b, out, size, summed_next.get(p), lead,
+                              death if reorder else None)
             sm = None
             if small_kernel and plan[0] == "dot" and not plan[10]:
                 sa, sb = math.prod(size[i] for i in a), math.prod(size[i] for i in b)
