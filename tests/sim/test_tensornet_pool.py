@@ -54,6 +54,40 @@ def test_pooled_equals_unpooled_sliced_threads(prec: str, seed: int) -> None:
     assert abs(complex(got.reshape(-1)[0]) - sv[idx]) <= tol * np.abs(sv).max()
     again = contract(on, arrays, threads=2, progress=False)
     np.testing.assert_array_equal(again, want)
+    assert on.arena_misses == 0  # every call followed its arena plan
+    best_fit = Executor(pl.tree, pl.simplified.variable, pool_min_bytes=0, arena=False)
+    np.testing.assert_array_equal(contract(best_fit, arrays, threads=2, progress=False), want)
+
+
+def test_arena_plan_is_compact_and_a_broken_plan_falls_back() -> None:
+    """The arena holds at least the largest pooled buffer and at most all of them; a call whose
+    takes do not follow the plan stops lending from the arena and still gets the same result."""
+    from qvalley.sim.tensornet.executor import _ArenaPlan
+
+    c = sycamore_rcs(4, 5, 8, seed=7)
+    pl, arrays = _setup(c, "double", "0" * 20)
+    ex = Executor(pl.tree, pl.simplified.variable, pool_min_bytes=1024)
+    want = contract(Executor(pl.tree, pl.simplified.variable, pool=False), arrays, progress=False)
+    np.testing.assert_array_equal(contract(ex, arrays, progress=False), want)
+    assert ex.arena_misses == 0
+    plan = ex._arena_plan(16, None)
+    sizes = [nb for is_take, _, nb in plan.events if is_take]
+    assert sizes and max(sizes) <= plan.nbytes <= sum(sizes) + 4096 * len(sizes)
+    live: dict[Any, tuple[int, int]] = {}
+    for is_take, k, nb in plan.events:  # no two buffers live at once overlap
+        if is_take:
+            o = plan.offsets[k]
+            assert all(o + nb <= a or b <= o for a, b in live.values())
+            live[k] = (o, o + nb)
+        else:
+            live.pop(k)
+    for cut in (1, len(plan.events) // 2):  # a plan whose second half is out of order
+        ev = list(plan.events)
+        ev[cut:] = ev[cut:][::-1]
+        ex._arena_plans[(16, None)] = _ArenaPlan(ev, plan.offsets, plan.nbytes)
+        misses = ex.arena_misses
+        np.testing.assert_array_equal(contract(ex, arrays, progress=False), want)
+        assert ex.arena_misses == misses + 1
 
 
 def test_buffers_are_reused_and_released() -> None:
@@ -129,7 +163,7 @@ def test_returned_result_and_cache_are_not_overwritten(use_cache: bool) -> None:
     other[1] = (rng.standard_normal(arrays[1].shape) + 0j).astype(np.complex128)
     r2 = ex.contract_core(other, use_cache=use_cache)
     r3 = ex.contract_core(arrays, use_cache=use_cache)
-    assert ex.pool.allocations > 0
+    assert ex.pool.allocations > 0 and ex.arena_misses == 0
     np.testing.assert_array_equal(r1, keep)  # not a pool buffer: later calls leave it alone
     np.testing.assert_allclose(r1, np.einsum(eq, *arrays), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(r2, np.einsum(eq, *other), rtol=1e-10, atol=1e-12)

@@ -280,14 +280,22 @@ class Executor:
         pool_min_bytes: smallest intermediate taken from the pool.
         reorder: where a step copies an operand anyway, order its kept axes by the step that
             sums them (see :func:`_plan_pair`), so later steps copy less.
+        arena: with pooling, place the pooled intermediates of one contraction at offsets
+            planned before it runs (:meth:`_arena_plan`) in one buffer from the pool, about the
+            size of the most memory live at once (less fresh memory to fault in on the first
+            call than buffer-by-buffer best fit).
     """
 
     def __init__(self, tree: Any, variable: Sequence[bool] | None = None,
                  small_kernel: bool = True, lead: str | None = None, pool: bool = True,
-                 pool_min_bytes: int = DEFAULT_MIN_BYTES, reorder: bool = True) -> None:
+                 pool_min_bytes: int = DEFAULT_MIN_BYTES, reorder: bool = True,
+                 arena: bool = True) -> None:
         self.tree = tree
         self.pooling = pool
         self.pool = BufferPool(pool_min_bytes)
+        self.arena = arena
+        self._arena_plans: dict[tuple[int, frozenset[int] | None], _ArenaPlan] = {}
+        self.arena_misses = 0  # calls that left their arena plan (fresh memory from there on)
         sliced = set(tree.sliced_inds)
         self.sliced = tuple(tree.sliced_inds)
         self.nslices = int(tree.nslices)
@@ -370,6 +378,73 @@ class Executor:
             out.append(arr)
         return out
 
+    def _arena_plan(self, itemsize: int, cached: frozenset[int] | None) -> _ArenaPlan:
+        """Offsets of the pooled buffers of one :meth:`contract_core` call (elements of
+        ``itemsize`` bytes; ``cached``: the cached subtree results, ``None`` without the cache)
+        in one arena. The take/give events are those :meth:`contract_core` makes (checked
+        while it runs, see :class:`_Arena`); buffers are placed largest first at the lowest
+        offset free for their whole lifetime."""
+        key = (itemsize, cached)
+        plan = self._arena_plans.get(key)
+        if plan is not None:
+            return plan
+        mb = self.pool.min_bytes
+        nsize = {i: math.prod(self.size[x] for x in t) for i, t in enumerate(self.inputs)}
+        events: list[tuple[bool, Any, int]] = []  # (take?, key, bytes)
+        own: set[int] = set()
+
+        def take(k: Any, n: int) -> bool:
+            if n == 0 or n * itemsize < mb:
+                return False
+            events.append((True, k, n * itemsize))
+            return True
+
+        for j, s in enumerate(self.steps):
+            nsize[s.parent] = math.prod(s.shape)
+            if cached is not None and s.parent in cached:
+                for node in (s.left, s.right):
+                    if node in own:
+                        own.remove(node)
+                        events.append((False, node, 0))
+                continue
+            keep = s.parent == self.root or (cached is not None and s.parent in self.const)
+            got = False
+            tmps = []
+            if s.small is not None:
+                got = not keep and take(s.parent, nsize[s.parent])
+            elif s.eq is None:
+                if s.lperm is not None and take(("t", j, 0), nsize[s.left]):
+                    tmps.append(("t", j, 0))
+                if s.rperm is not None and take(("t", j, 1), nsize[s.right]):
+                    tmps.append(("t", j, 1))
+                got = not keep and take(s.parent, nsize[s.parent])
+            events += [(False, t, 0) for t in tmps]
+            for node in (s.left, s.right):
+                if node in own:
+                    own.remove(node)
+                    events.append((False, node, 0))
+            if got:
+                own.add(s.parent)
+        life: dict[Any, list[int]] = {}
+        for t, (is_take, k, nb) in enumerate(events):
+            if is_take:
+                life[k] = [t, len(events), nb]
+            else:
+                life[k][1] = t
+        placed: list[tuple[int, int, int, int]] = []  # (offset, end, first, last event)
+        offsets: dict[Any, int] = {}
+        for k, (t0, t1, nb) in sorted(life.items(), key=lambda kv: (-kv[1][2], kv[1][0])):
+            off = 0
+            for o, e, _, _ in sorted(p for p in placed if p[2] < t1 and t0 < p[3]):
+                if off + nb <= o:
+                    break
+                off = max(off, -(-e // ARENA_ALIGN) * ARENA_ALIGN)
+            placed.append((off, off + nb, t0, t1))
+            offsets[k] = off
+        plan = _ArenaPlan(events, offsets, max((p[1] for p in placed), default=0))
+        self._arena_plans[key] = plan
+        return plan
+
     def release_buffers(self) -> None:
         """Free the pooled buffers kept for the next contraction (they are made again on
         demand)."""
@@ -385,7 +460,13 @@ class Executor:
         gets the wall time of each step appended (in step order; a profiling aid)."""
         buf: dict[int, Any] = dict(enumerate(arrays))
         cache = self.cache if use_cache else None
-        pool = self.pool if self.pooling and xp is np else None
+        pool: BufferPool | _Arena | None = self.pool if self.pooling and xp is np else None
+        arena: _Arena | None = None
+        if pool is not None and self.arena and arrays:
+            itemsize = np.result_type(*arrays).itemsize
+            plan = self._arena_plan(itemsize, frozenset(cache) if cache is not None else None)
+            if plan.nbytes:
+                arena = pool = _Arena(plan, self.pool.take(plan.nbytes, np.uint8), self.pool.min_bytes)
         own: dict[int, np.ndarray] = {}  # node -> the pool buffer its array lives in
 
         def free(node: int) -> None:
@@ -416,9 +497,8 @@ class Executor:
                 c, ob = _run_small(s.small, a, b, s.shape, xp, opool)
             elif s.eq is not None:
                 c = xp.einsum(s.eq, a, b)
-                for node in (s.left, s.right):  # never give back memory the result may use
-                    if node in own and np.may_share_memory(c, own[node]):
-                        ob = own.pop(node)
+                if any(node in own and np.may_share_memory(c, own[node]) for node in (s.left, s.right)):
+                    c = c.copy()  # a view of an operand's pool buffer, which goes back below
             else:
                 if s.lperm is not None:
                     a = _transposed(a, s.lperm, xp, pool, tmps, s.lcopy)
@@ -445,13 +525,18 @@ class Executor:
                 pool.give(t)  # type: ignore[union-attr]
             free(s.left)
             free(s.right)
-            if ob is not None and not keep:  # (kept: a buffer lent to an einsum result leaves the pool)
+            if ob is not None:
                 own[s.parent] = ob
             if cache is not None and s.parent in self.const:
                 cache[s.parent] = c
             buf[s.parent] = c
             if timings is not None:
                 timings.append(clock() - t0)
+        if arena is not None:
+            if not arena.ok or arena.i != len(arena.plan.events):
+                self.arena_misses += 1
+            if arena.buf is not None:
+                self.pool.give(arena.buf)
         res = buf[self.root]
         if self.final_perm != tuple(range(len(self.final_perm))):
             res = res.transpose(self.final_perm)
@@ -462,7 +547,58 @@ class Executor:
         return [self.contract_core(self.slice_arrays(arrays, i), xp, use_cache) for i in indices]
 
 
-def _take(pool: BufferPool | None, n: int, dt: Any) -> np.ndarray | None:
+ARENA_ALIGN = 4096  # byte alignment of the buffers in an arena
+
+
+@dataclass(frozen=True)
+class _ArenaPlan:
+    events: list[tuple[bool, Any, int]]  # (take?, buffer key, bytes) in call order
+    offsets: dict[Any, int]  # buffer key -> byte offset in the arena
+    nbytes: int  # arena size
+
+
+class _Arena:
+    """The pool of one contraction: buffers at planned offsets of one arena, lent while the
+    calls follow the plan's events; at the first call that does not (another size, another
+    order of gives) it stops lending from the arena (fresh memory for the rest of the call),
+    so no two live buffers ever share memory."""
+
+    def __init__(self, plan: _ArenaPlan, buf: np.ndarray | None, min_bytes: int) -> None:
+        self.plan = plan
+        self.buf = buf
+        self.min_bytes = min_bytes
+        self.i = 0
+        self.ok = buf is not None
+        self.keys: dict[int, Any] = {}
+
+    def take(self, n: int, dtype: Any) -> np.ndarray | None:
+        dt = np.dtype(dtype)
+        need = int(n) * dt.itemsize
+        if need < self.min_bytes or n == 0:
+            return None
+        ev = self.plan.events
+        if self.ok and self.i < len(ev) and ev[self.i][0] and ev[self.i][2] == need:
+            k = ev[self.i][1]
+            self.i += 1
+            off = self.plan.offsets[k]
+            a = self.buf[off:off + need].view(dt)  # type: ignore[index]
+            self.keys[id(a)] = k
+            return a
+        self.ok = False
+        return np.empty(n, dtype=dt)
+
+    def give(self, a: np.ndarray) -> None:
+        k = self.keys.pop(id(a), None)
+        if not self.ok or k is None:
+            return
+        ev = self.plan.events
+        if self.i < len(ev) and not ev[self.i][0] and ev[self.i][1] == k:
+            self.i += 1
+        else:
+            self.ok = False
+
+
+def _take(pool: BufferPool | _Arena | None, n: int, dt: Any) -> np.ndarray | None:
     return None if pool is None else pool.take(n, dt)
 
 
@@ -478,7 +614,7 @@ def _copy_plan(term: tuple[str, ...], perm: tuple[int, ...] | None,
     return permute_plan(shape, perm)
 
 
-def _transposed(a: Any, perm: tuple[int, ...], xp: Any, pool: BufferPool | None,
+def _transposed(a: Any, perm: tuple[int, ...], xp: Any, pool: BufferPool | _Arena | None,
                 tmps: list[np.ndarray], geom: tuple[np.ndarray, ...] | None = None) -> Any:
     """``a.transpose(perm)`` as a C-contiguous copy (into a pool buffer, listed in ``tmps``);
     with ``geom`` and a C-contiguous numpy ``a`` by :func:`~.kernels.permute_copy`."""
@@ -502,7 +638,7 @@ def _transposed(a: Any, perm: tuple[int, ...], xp: Any, pool: BufferPool | None,
 
 
 def _run_small(g: _Small, a: Any, b: Any, shape: tuple[int, ...], xp: Any,
-               pool: BufferPool | None = None) -> tuple[Any, np.ndarray | None]:
+               pool: BufferPool | _Arena | None = None) -> tuple[Any, np.ndarray | None]:
     """One-pass step; returns the result and the pool buffer it lives in (or ``None``)."""
     if xp is not np:
         return xp.einsum(g.eq, a, b), None
