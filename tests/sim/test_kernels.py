@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from qvalley.sim.statevector import kernels
 from qvalley.sim.statevector.fast import pack_block
-from qvalley.sim.statevector.fusion import Block, CostModel, fuse, schedule
+from qvalley.sim.statevector.fusion import Block, CostModel, _embed, fuse, schedule
 from qvalley.sim.statevector.reference import apply_matrix
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,6 +103,19 @@ def test_fusion_preserves_the_product_and_respects_width() -> None:
                     m = np.diag(b.matrix) if b.diagonal else b.matrix
                     got = apply_matrix(got, m, b.qubits)
             assert np.allclose(got, want, atol=1e-10)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data(), st.integers(1, 5))
+def test_embed_equals_reference(data: st.DataObject, k: int) -> None:
+    """Fusion's index-table embedding of a small matrix equals applying it to the identity."""
+    r = data.draw(st.integers(1, k))
+    pos = data.draw(st.permutations(range(k)))[:r]
+    seed = data.draw(st.integers(0, 2**32 - 1))
+    m = _rand_unitary(r, np.random.default_rng(seed))
+    want = apply_matrix(np.eye(1 << k, dtype=np.complex128), m, pos)
+    assert np.array_equal(_embed(m, pos, k), want) or np.allclose(_embed(m, pos, k), want,
+                                                                   atol=1e-15)
 
 
 @pytest.mark.parametrize("n", [3, 4, 9])

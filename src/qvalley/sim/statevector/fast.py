@@ -106,7 +106,7 @@ class FastBackend:
     name = "fast"
 
     def __init__(self, precision: str = "single", max_fused: int | None = None,
-                 tiling: bool = True, relabel: str = "auto", relabel_low: int = 3) -> None:
+                 tiling: bool = True, relabel: str = "auto", relabel_low: int = 6) -> None:
         self.precision = precision
         self.dtype = np.complex64 if precision == "single" else np.complex128
         self.max_fused = MAX_FUSED if max_fused is None else max(1, min(MAX_FUSED, max_fused))

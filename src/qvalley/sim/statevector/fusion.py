@@ -18,11 +18,10 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import numpy as np
-
-from .reference import apply_matrix
 
 MAX_FUSED = 5  # kernels hold matrices up to 32×32
 
@@ -42,15 +41,35 @@ class Block:
 
 
 def _is_diagonal(m: np.ndarray) -> bool:
-    return bool(np.all(np.abs(m - np.diag(np.diag(m))) < 1e-14))
+    return not np.any(np.abs(m[_off_diagonal(m.shape[0])]) >= 1e-14)
+
+
+@cache
+def _off_diagonal(d: int) -> np.ndarray:
+    return ~np.eye(d, dtype=bool)
+
+
+@cache
+def _embedding(pos: tuple[int, ...], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Index tables for :func:`_embed`: for every basis index of the ``k``-operand space, the
+    index of the small matrix (its bits at ``pos``) and whether two indices agree elsewhere."""
+    i = np.arange(1 << k)
+    sub = np.zeros_like(i)
+    for j, p in enumerate(pos):
+        sub |= ((i >> p) & 1) << j
+    mask = sum(1 << p for p in pos)
+    rest = i & ~mask
+    return sub, rest[:, None] == rest[None, :]
 
 
 def _embed(m: np.ndarray, pos: Sequence[int], k: int) -> np.ndarray:
     """The ``2^k``-dimensional matrix of ``m`` acting on operand positions ``pos`` of ``k``."""
-    return apply_matrix(np.eye(1 << k, dtype=np.complex128), m, pos)
+    sub, same = _embedding(tuple(pos), k)
+    return np.where(same, m[sub[:, None], sub[None, :]], 0)
 
 
 LOW_QUBITS = 3  # a block whose lowest qubit is below this has runs shorter than a SIMD vector
+MID_QUBITS = 6  # lowest qubit LOW_QUBITS..MID_QUBITS-1: runs of 8-32 amplitudes (CostModel.mid)
 LOW3 = [0, 1, 2]  # gates confined to these qubits are promoted to one 8×8 block shape
 
 
@@ -58,14 +77,17 @@ LOW3 = [0, 1, 2]  # gates confined to these qubits are promoted to one 8×8 bloc
 class CostModel:
     """Predicted nanoseconds per amplitude for applying a k-qubit block, dense or diagonal, with
     a separate table (``dense_low``) for dense blocks touching a qubit below :data:`LOW_QUBITS`,
-    where the contiguous runs are too short to vectorize. (A diagonal runs the same kernel
-    whichever qubits it touches.)"""
+    where the contiguous runs are too short to vectorize, and per-bit costs (``mid``) of a dense
+    2-qubit block whose lowest qubit is 3, 4 or 5 (runs of 8-32 amplitudes, which vectorize
+    partly: 1.2-3.7x a block on higher bits, by machine); other widths there are scaled by
+    ``dense[k] / dense[2]``. (A diagonal runs the same kernel whichever qubits it touches.)"""
 
     dense: dict[int, float] = field(default_factory=dict)
     diag: dict[int, float] = field(default_factory=dict)
     dense_low: dict[int, float] = field(default_factory=dict)
     low3: float = 0.0  # a dense block on exactly qubits (0, 1, 2): its own kernel
-    swap: float = 0.0  # a relabeling pass (three low bits swapped with high ones); 0: unmeasured
+    swap: float = 0.0  # a relabeling pass (six low bits swapped with high ones); 0: unmeasured
+    mid: dict[int, float] = field(default_factory=dict)
 
     def swap_cost(self) -> float:
         return self.swap or 2.0 * self.cost(1, False)
@@ -73,7 +95,10 @@ class CostModel:
     def block_cost(self, qubits: Sequence[int], diagonal: bool) -> float:
         if not diagonal and list(qubits) == LOW3 and self.low3:
             return self.low3
-        return self.cost(len(qubits), diagonal, not diagonal and min(qubits) < LOW_QUBITS)
+        lo = min(qubits)
+        if not diagonal and lo in self.mid and 2 in self.dense:
+            return self.cost(len(qubits), False) * self.mid[lo] / self.dense[2]
+        return self.cost(len(qubits), diagonal, not diagonal and lo < LOW_QUBITS)
 
     def cost(self, k: int, diagonal: bool, low: bool = False) -> float:
         if low and not diagonal and self.dense_low:
@@ -102,11 +127,15 @@ def _merge(blk: Block, m: np.ndarray, qs: Sequence[int], diag: bool) -> None:
     k = len(union)
     pos = [union.index(q) for q in qs]
     if blk.diagonal and diag:
-        old = np.diag(_embed(np.diag(blk.matrix), list(range(blk.k)), k))
-        blk.matrix = old * np.diag(_embed(np.diag(np.diag(m)), pos, k))
+        # diagonals: entry i of the union is old[i's low bits] * new[i's bits at pos]
+        sub, _ = _embedding(tuple(pos), k)
+        low = np.arange(1 << k) & ((1 << blk.k) - 1)
+        blk.matrix = blk.matrix[low] * np.diag(m)[sub]
     else:
         old_m = np.diag(blk.matrix) if blk.diagonal else blk.matrix
-        blk.matrix = _embed(m, pos, k) @ _embed(old_m, list(range(blk.k)), k)
+        # the block's operands are the union's first ones: its matrix is I ⊗ old
+        grown = old_m if k == blk.k else np.kron(np.eye(1 << (k - blk.k)), old_m)
+        blk.matrix = _embed(m, pos, k) @ grown
     blk.qubits = union
     blk.diagonal = blk.diagonal and diag
     blk.count += 1
@@ -218,7 +247,7 @@ def schedule(blocks: Sequence[Block], tile_bits: int) -> list[list[Block]]:
 
 
 # ---- calibration -----------------------------------------------------------------------------------
-_TABLES = ("dense", "diag", "dense_low")
+_TABLES = ("dense", "diag", "dense_low", "mid")
 
 
 def _cache_path() -> Path:
@@ -261,7 +290,10 @@ def calibrate(precision: str, nbits: int = 23, threads: int | None = None,
             m = np.exp(1j * rng.uniform(0, 6, 1 << k)) if diag else np.eye(1 << k)
             cases.append((table, k, pack_block(Block(qs, m, diag), dtype)))
     cases.append((None, 3, pack_block(Block(list(LOW3), np.eye(8), False), dtype)))
-    swap = SwapPass([(j, int(q)) for j, q in enumerate(rng.choice(np.arange(LANE, nbits), size=3,
+    for lo in range(LOW_QUBITS, MID_QUBITS):
+        cases.append((model.mid, lo, pack_block(Block([lo, nbits - 1], np.eye(4), False), dtype)))
+    swap = SwapPass([(j, int(q)) for j, q in enumerate(rng.choice(np.arange(LANE, nbits),
+                                                                   size=LANE,
                                                                    replace=False))]).tables()
     best = [float("inf")] * (len(cases) + 1)
     for _, _, args in cases:
@@ -292,13 +324,14 @@ def cost_model(precision: str) -> CostModel:
     """
     if os.environ.get("QVALLEY_CALIBRATE", "1") == "0":
         return CostModel.default()
-    key = f"v7-{precision}-{os.cpu_count()}"
+    key = f"v8-{precision}-{os.cpu_count()}"
     path = _cache_path()
     try:
         data = json.loads(path.read_text())
         entry = data[key]
-        dense, diag, dense_low = ({int(k): float(v) for k, v in entry[t].items()} for t in _TABLES)
-        return CostModel(dense, diag, dense_low, float(entry["low3"]), float(entry["swap"]))
+        dense, diag, dense_low, mid = ({int(k): float(v) for k, v in entry[t].items()}
+                                       for t in _TABLES)
+        return CostModel(dense, diag, dense_low, float(entry["low3"]), float(entry["swap"]), mid)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
     model = calibrate(precision)

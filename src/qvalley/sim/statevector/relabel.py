@@ -32,22 +32,23 @@ class SwapPass:
     pairs: list[tuple[int, int]]
 
     def tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(upper, hoffs, dest)`` for :func:`~.kernels.permute_local`."""
+        """``(upper, hoffs, src)`` for :func:`~.kernels.permute_local` (exchanging bit pairs is its
+        own inverse, so the table of sources is also the table of destinations)."""
         upper = sorted({q for p in self.pairs for q in p if q >= LANE})
         m = len(upper)
         pos = list(range(LANE)) + upper  # local bit i <-> index bit pos[i]
         local = {q: i for i, q in enumerate(pos)}
         e = np.arange(1 << (LANE + m), dtype=np.int64)
-        dest = e.copy()
+        src = e.copy()
         for a, b in self.pairs:
             la, lb = local[a], local[b]
             diff = ((e >> la) ^ (e >> lb)) & 1
-            dest ^= diff * ((1 << la) | (1 << lb))
+            src ^= diff * ((1 << la) | (1 << lb))
         h = np.arange(1 << m, dtype=np.int64)
         hoffs = np.zeros(1 << m, dtype=np.int64)
         for i, q in enumerate(upper):
             hoffs |= ((h >> i) & 1) << q
-        return np.array(upper, dtype=np.int64), hoffs, dest
+        return np.array(upper, dtype=np.int64), hoffs, src
 
 
 def _passes_for(pairs: Sequence[tuple[int, int]]) -> list[SwapPass]:
