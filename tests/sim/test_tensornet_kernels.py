@@ -179,14 +179,54 @@ def test_permute_copy_matches_transpose(seed: int, shape: list[int], dt: Any, po
     np.testing.assert_array_equal(out, np.ascontiguousarray(x.transpose(perm)).reshape(-1))
 
 
+def _small_thresholds(make: Any) -> Any:
+    """``make()`` with the permute-copy and chunking thresholds lowered to tiny sizes."""
+    names = {"PERMUTE_MIN": 0, "CHUNK_MIN": 0, "CHUNK_ELEMS": 4, "CHUNK_ROWS_MIN": 1}
+    old = {k: getattr(executor_mod, k) for k in names}
+    for k, v in names.items():
+        setattr(executor_mod, k, v)
+    try:
+        return make()
+    finally:
+        for k, v in old.items():
+            setattr(executor_mod, k, v)
+
+
+@pytest.mark.parametrize("dt", [np.complex64, np.complex128])
+@pytest.mark.parametrize("flip_next", [False, True])
+def test_chunked_transpose_matmul(dt: Any, flip_next: bool) -> None:
+    """A left operand with its contracted axes scattered, transposed and multiplied in chunks
+    (result laid out either way round): equal to einsum and to the unchunked executor."""
+    size = {"a": 4, "b": 8, "c": 4, "e": 8, "d": 16, "f": 2, "g": 3}
+    big, small = ("a", "c", "b", "e"), ("e", "c", "d")
+    inputs = [big, small, ("b", "f") if flip_next else ("d", "g")]
+    output = ("a", "d", "f") if flip_next else ("a", "b", "g")
+    import cotengra as ctg
+
+    tree = ctg.ContractionTree.from_path(inputs, output, size, path=[(0, 1), (0, 1)])
+    rng = np.random.default_rng(4)
+    arrays = [_rand(rng, tuple(size[i] for i in t), dt) for t in inputs]
+    ex = _small_thresholds(lambda: Executor(tree, small_kernel=False))
+    assert ex.steps[0].lchunk is not None and ex.steps[0].lchunk[1].size > 1
+    assert ex.steps[0].flip == flip_next
+    plain = Executor(tree, small_kernel=False, chunked=False)
+    eq = ",".join("".join(t) for t in inputs) + "->" + "".join(output)
+    want = np.einsum(eq, *arrays)
+    tol = 1e-5 if dt == np.complex64 else 1e-13
+    got = ex.contract_core(arrays)
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
+    np.testing.assert_allclose(got, plain.contract_core(arrays), rtol=tol,
+                               atol=tol * np.abs(want).max())
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.integers(0, 2**31 - 1), st.integers(2, 6), st.sampled_from([np.complex64, np.complex128]),
-       st.booleans())
+       st.booleans(), st.booleans())
 def test_executor_with_permute_copy_matches_einsum(seed: int, ntensors: int, dt: Any,
-                                                   reorder: bool) -> None:
+                                                   reorder: bool, chunked: bool) -> None:
     """Every transposed operand through :func:`permute_copy` (its size threshold lowered to 0)
-    on random networks, kept axes of copied operands reordered or not: the executor equals
-    einsum."""
+    on random networks, kept axes of copied operands reordered or not, left operands transposed
+    and multiplied in chunks of 4 elements or not: the executor equals einsum."""
     rng = np.random.default_rng(seed)
     letters = "abcdefghij"
     used: dict[str, int] = {}
@@ -204,12 +244,7 @@ def test_executor_with_permute_copy_matches_einsum(seed: int, ntensors: int, dt:
     size = {ix: int(rng.integers(1, 4)) for ix in letters}
     tree = _tree(inputs, output, size)
     arrays = [_rand(rng, tuple(size[i] for i in t), dt) for t in inputs]
-    old = executor_mod.PERMUTE_MIN
-    executor_mod.PERMUTE_MIN = 0
-    try:
-        ex = Executor(tree, reorder=reorder)
-    finally:
-        executor_mod.PERMUTE_MIN = old
+    ex = _small_thresholds(lambda: Executor(tree, reorder=reorder, chunked=chunked))
     got = ex.contract_core(arrays)
     eq = ",".join("".join(t) for t in inputs) + "->" + "".join(output)
     want = np.einsum(eq, *arrays)

@@ -45,6 +45,9 @@ class _Step:
     h: int = 0  # > 0: batched matmul over the leading batch index of size h (both operands)
     lcopy: tuple[np.ndarray, ...] | None = None  # permute_copy geometry of lperm (large operands)
     rcopy: tuple[np.ndarray, ...] | None = None
+    # a large left operand transposed chunk by chunk, each chunk's rows multiplied at once:
+    # (permute_copy geometry of one chunk, x offset of each chunk, rows per chunk)
+    lchunk: tuple[tuple[np.ndarray, ...], np.ndarray, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,11 @@ class _Small:
 
 # transposed copies of at least this many elements use the tiled permute_copy kernel
 PERMUTE_MIN = 1 << 14
+# a left operand of at least CHUNK_MIN elements that needs a transpose is transposed and
+# multiplied in chunks of about CHUNK_ELEMS elements (the chunk stays in cache for its matmul)
+CHUNK_MIN = 1 << 20
+CHUNK_ELEMS = 1 << 18
+CHUNK_ROWS_MIN = 64  # fewer rows per chunk: one full copy instead
 
 # a step runs as one strided pass (no transpose, no GEMM) when its small operand has at most
 # SMALL_MAX elements and its large one at least BIG_MIN, the matmul form would have to copy the
@@ -284,12 +292,14 @@ class Executor:
             planned before it runs (:meth:`_arena_plan`) in one buffer from the pool, about the
             size of the most memory live at once (less fresh memory to fault in on the first
             call than buffer-by-buffer best fit).
+        chunked: transpose a large left operand and multiply it chunk by chunk (each chunk
+            of about ``CHUNK_ELEMS`` elements while it is in cache) instead of one full copy.
     """
 
     def __init__(self, tree: Any, variable: Sequence[bool] | None = None,
                  small_kernel: bool = True, lead: str | None = None, pool: bool = True,
                  pool_min_bytes: int = DEFAULT_MIN_BYTES, reorder: bool = True,
-                 arena: bool = True) -> None:
+                 arena: bool = True, chunked: bool = True) -> None:
         self.tree = tree
         self.pooling = pool
         self.pool = BufferPool(pool_min_bytes)
@@ -352,7 +362,8 @@ class Executor:
                 _, lp, lt, rp, rt, m, k, n, ptm, flip, h = plan
                 steps.append(_Step(li, ri, nxt, lp, lt, rp, rt, m, k, n,
                                    tuple(size[i] for i in ptm), flip, None, None, h,
-                                   _copy_plan(a, lp, size), _copy_plan(b, rp, size)))
+                                   _copy_plan(a, lp, size), _copy_plan(b, rp, size),
+                                   _chunk_plan(a, lp, k, size) if chunked and not h else None))
                 terms[nxt] = ptm
             var[nxt] = var[li] or var[ri]
             hasslice[nxt] = hasslice[li] or hasslice[ri]
@@ -360,6 +371,7 @@ class Executor:
             self.root = nxt
             nxt += 1
         self.steps = steps
+        self.terms = terms  # node -> its index layout (inputs and intermediates)
         self.const = {s.parent for s in steps if not var[s.parent] and not hasslice[s.parent]}
         root_term = terms[self.root]
         self.final_perm = tuple(root_term.index(i) for i in self.output)
@@ -413,7 +425,8 @@ class Executor:
             if s.small is not None:
                 got = not keep and take(s.parent, nsize[s.parent])
             elif s.eq is None:
-                if s.lperm is not None and take(("t", j, 0), nsize[s.left]):
+                nl = s.lchunk[2] * s.k if s.lchunk is not None else nsize[s.left]
+                if s.lperm is not None and take(("t", j, 0), nl):
                     tmps.append(("t", j, 0))
                 if s.rperm is not None and take(("t", j, 1), nsize[s.right]):
                     tmps.append(("t", j, 1))
@@ -499,6 +512,16 @@ class Executor:
                 c = xp.einsum(s.eq, a, b)
                 if any(node in own and np.may_share_memory(c, own[node]) for node in (s.left, s.right)):
                     c = c.copy()  # a view of an operand's pool buffer, which goes back below
+            elif s.lchunk is not None and xp is np and a.flags.c_contiguous:
+                dt = np.result_type(a, b)
+                chunk = _take(pool, s.lchunk[2] * s.k, dt)  # (taken first, as planned)
+                if chunk is None:
+                    chunk = np.empty(s.lchunk[2] * s.k, dt)
+                else:
+                    tmps.append(chunk)
+                if s.rperm is not None:
+                    b = _transposed(b, s.rperm, xp, pool, tmps, s.rcopy)
+                c, ob = _chunked(s, a, b, chunk, opool)
             else:
                 if s.lperm is not None:
                     a = _transposed(a, s.lperm, xp, pool, tmps, s.lcopy)
@@ -612,6 +635,57 @@ def _copy_plan(term: tuple[str, ...], perm: tuple[int, ...] | None,
     from .kernels import permute_plan
 
     return permute_plan(shape, perm)
+
+
+def _chunk_plan(term: tuple[str, ...], perm: tuple[int, ...] | None, k: int,
+                size: dict[str, int]) -> tuple[tuple[np.ndarray, ...], np.ndarray, int] | None:
+    """Chunks of the transposed left operand (``term`` by ``perm``, rows first, ``k``
+    columns): the leading axes of the transposed layout are fixed per chunk, as few as leave
+    at most ``CHUNK_ELEMS`` elements (``None`` for small operands or one chunk)."""
+    shape = tuple(size[i] for i in term)
+    total = math.prod(shape)
+    if perm is None or total < CHUNK_MIN:
+        return None
+    xs = [1] * len(shape)
+    for d in range(len(shape) - 2, -1, -1):
+        xs[d] = xs[d + 1] * shape[d + 1]
+    sizes = [shape[p] for p in perm]
+    strides = [xs[p] for p in perm]
+    q, rest = 0, total
+    while rest > max(CHUNK_ELEMS, k) and rest // sizes[q] >= k and q < len(sizes) - 1:
+        rest //= sizes[q]
+        q += 1
+    if q == 0 or rest % k or rest // k < CHUNK_ROWS_MIN:
+        return None
+    from .kernels import _offs, strided_plan
+
+    return strided_plan(sizes[q:], strides[q:]), _offs(sizes[:q], strides[:q]), rest // k
+
+
+def _chunked(s: _Step, a: np.ndarray, b: np.ndarray, chunk: np.ndarray,
+             opool: BufferPool | _Arena | None) -> tuple[np.ndarray, Any]:
+    """A matmul step whose left operand is transposed chunk by chunk (:attr:`_Step.lchunk`)
+    through ``chunk`` (``rows * k`` elements)."""
+    from .kernels import permute_copy
+
+    assert s.lchunk is not None
+    geom, bases, rows = s.lchunk
+    dt = chunk.dtype
+    b2 = b.reshape(s.n, s.k).T if s.rtrans else b.reshape(s.k, s.n)
+    ob = _take(opool, s.m * s.n, dt)
+    flat = np.empty(s.m * s.n, dt) if ob is None else ob
+    xa = a.reshape(-1)
+    a_c = chunk.reshape(rows, s.k)
+    out = flat.reshape(s.n, s.m) if s.flip else flat.reshape(s.m, s.n)
+    bt = b2.T
+    for ci in range(bases.size):
+        permute_copy(xa[int(bases[ci]):], chunk, *geom)
+        r0 = ci * rows
+        if s.flip:
+            np.matmul(bt, a_c.T, out=out[:, r0:r0 + rows])
+        else:
+            np.matmul(a_c, b2, out=out[r0:r0 + rows])
+    return flat.reshape(s.shape), ob
 
 
 def _transposed(a: Any, perm: tuple[int, ...], xp: Any, pool: BufferPool | _Arena | None,

@@ -226,51 +226,58 @@ def _offs(dims: list[int], strides: list[int]) -> np.ndarray:
 def permute_plan(shape: tuple[int, ...], perm: tuple[int, ...], po: int = PO,
                  pi: int = PI) -> tuple[np.ndarray, ...]:
     """Geometry of ``x.transpose(perm)`` (``x`` C-contiguous of ``shape``) for
-    :func:`permute_copy`: ``(oshape, oxs, oos, ixo, ioo, bxo)``.
+    :func:`permute_copy`: ``(oshape, oxs, oos, ixo, ioo, bxo)``; see :func:`strided_plan`."""
+    xs = [1] * len(shape)
+    for d in range(len(shape) - 2, -1, -1):
+        xs[d] = xs[d + 1] * shape[d + 1]
+    return strided_plan([shape[p] for p in perm], [xs[p] for p in perm], po, pi)
+
+
+def strided_plan(sizes: list[int], xstrides: list[int], po: int = PO,
+                 pi: int = PI) -> tuple[np.ndarray, ...]:
+    """Geometry for :func:`permute_copy` of a strided view of ``x`` (axis sizes and element
+    strides in the output's order) into a C-contiguous output.
 
     Tile rows: the output's last axes up to ``po`` elements (at least one axis). Tile rows
-    ``i``: the input's innermost axes not in a row, up to ``pi`` elements. Outer axes: the rest
-    in output order, neighbours merged where they are neighbours in ``x`` too."""
-    nd = len(shape)
-    xs = [1] * nd
-    for d in range(nd - 2, -1, -1):
-        xs[d] = xs[d + 1] * shape[d + 1]
-    ax = [p for p in perm if shape[p] != 1]  # output axes (input axis numbers), C order
-    so_of: dict[int, int] = {}
+    ``i``: the axes of smallest ``x`` stride not in a row, up to ``pi`` elements. Outer axes: the
+    rest in output order, neighbours merged where they are neighbours in ``x`` too."""
+    ax = [d for d in range(len(sizes)) if sizes[d] != 1]  # output axes, C order
+    n = {d: sizes[d] for d in ax}
+    sx = {d: xstrides[d] for d in ax}
+    so: dict[int, int] = {}
     acc = 1
-    for p in reversed(ax):
-        so_of[p] = acc
-        acc *= shape[p]
+    for d in reversed(ax):
+        so[d] = acc
+        acc *= n[d]
     row: list[int] = []
     size = 1
-    for p in reversed(ax):  # the output's last axes
-        if size * shape[p] > po and row:
+    for d in reversed(ax):  # the output's last axes
+        if size * n[d] > po and row:
             break
-        row.append(p)
-        size *= shape[p]
+        row.append(d)
+        size *= n[d]
     row.reverse()
     rows: list[int] = []
     size = 1
-    for p in sorted((p for p in ax if p not in row), reverse=True):  # innermost in x
-        if size * shape[p] > pi:
+    for d in sorted((d for d in ax if d not in row), key=lambda d: sx[d]):  # innermost in x
+        if size * n[d] > pi:
             break
-        rows.append(p)
-        size *= shape[p]
-    rows.reverse()
+        rows.append(d)
+        size *= n[d]
+    rows.sort()
     mo: list[list[int]] = []  # merged outer axes: [size, x stride, out stride]
-    for p in ax:
-        if p in row or p in rows:
+    for d in ax:
+        if d in row or d in rows:
             continue
-        n = shape[p]
-        if mo and mo[-1][1] == xs[p] * n and mo[-1][2] == so_of[p] * n:
-            mo[-1] = [mo[-1][0] * n, xs[p], so_of[p]]
+        if mo and mo[-1][1] == sx[d] * n[d] and mo[-1][2] == so[d] * n[d]:
+            mo[-1] = [mo[-1][0] * n[d], sx[d], so[d]]
         else:
-            mo.append([n, xs[p], so_of[p]])
+            mo.append([n[d], sx[d], so[d]])
     if not mo:
         mo = [[1, 0, 0]]
     i64 = np.int64
     return (np.array([m[0] for m in mo], i64), np.array([m[1] for m in mo], i64),
             np.array([m[2] for m in mo], i64),
-            _offs([shape[p] for p in rows], [xs[p] for p in rows]),
-            _offs([shape[p] for p in rows], [so_of[p] for p in rows]),
-            _offs([shape[p] for p in row], [xs[p] for p in row]))
+            _offs([n[d] for d in rows], [sx[d] for d in rows]),
+            _offs([n[d] for d in rows], [so[d] for d in rows]),
+            _offs([n[d] for d in row], [sx[d] for d in row]))
