@@ -230,3 +230,37 @@ def test_measurement_kernels(q: int) -> None:
     kernels.collapse(col, q, 1, 1 / np.sqrt(p1))
     assert np.linalg.norm(col) == pytest.approx(1.0)
     assert np.all(col[(idx >> q) & 1 == 0] == 0)
+
+
+def test_calibration_fills_every_table_and_is_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A (small) calibration measures every entry; ``cost_model`` stores it and reads it back
+    instead of measuring again."""
+    from qvalley.sim.statevector import fusion
+
+    model = fusion.calibrate("single", nbits=14, rounds=1)
+    for table in (model.dense, model.diag, model.dense_low):
+        assert sorted(table) == list(range(1, fusion.MAX_FUSED + 1))
+    assert sorted(model.mid) == [3, 4, 5]
+    values = [*model.dense.values(), *model.diag.values(), *model.dense_low.values(),
+              *model.mid.values(), model.low3, model.swap]
+    assert all(np.isfinite(v) and v > 0 for v in values)
+
+    monkeypatch.setenv("QVALLEY_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(fusion, "calibrate", lambda precision: model)
+    assert fusion.cost_model("single") == model
+    assert (tmp_path / "fusion_cost.json").exists()
+
+    def boom(precision: str) -> fusion.CostModel:
+        raise AssertionError("calibrated again instead of reading the cache")
+
+    monkeypatch.setattr(fusion, "calibrate", boom)
+    assert fusion.cost_model("single") == model
+
+
+def test_mid_bit_costs_price_blocks_on_bits_3_to_5() -> None:
+    """A dense block whose lowest qubit is 3-5 costs its per-bit entry, scaled by width."""
+    model = CostModel({1: 1.0, 2: 2.0, 3: 4.0}, {1: 0.5, 2: 0.5, 3: 0.5}, mid={3: 6.0, 4: 3.0})
+    assert model.block_cost([3, 9], False) == 6.0
+    assert model.block_cost([4, 9, 12], False) == 4.0 * 3.0 / 2.0
+    assert model.block_cost([5, 9], False) == 2.0  # no entry for bit 5: a high block
+    assert model.block_cost([3, 9], True) == 0.5  # diagonals run the same kernel anywhere

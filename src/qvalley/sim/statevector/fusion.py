@@ -257,15 +257,22 @@ def _cache_path() -> Path:
 
 
 CALIBRATION_ROUNDS = 7
+# kernels slower than this (ns per amplitude, compute-bound: wide or low-bit blocks) are timed on
+# the first 2^CALIBRATION_SMALL_BITS amplitudes, so calibration stays a few seconds on any machine
+CALIBRATION_SLOW_NS = 3.0
+CALIBRATION_SMALL_BITS = 20
 
 
 def calibrate(precision: str, nbits: int = 23, threads: int | None = None,
               rounds: int = CALIBRATION_ROUNDS) -> CostModel:
-    """Measure dense and diagonal block costs on this machine (about 1 s with compiled kernels).
+    """Measure dense and diagonal block costs on this machine (a few seconds with compiled kernels).
 
     Every kernel is timed once per round, round-robin, and keeps its fastest round: a burst of
     load from other processes then slows one round of every kernel, not every round of one. At
     ``2^nbits`` amplitudes one call takes milliseconds, long against a scheduler time slice.
+    Compute-bound kernels (slower than ``CALIBRATION_SLOW_NS`` on the warm-up call) are timed on
+    ``2^CALIBRATION_SMALL_BITS`` amplitudes instead: their cost per amplitude does not depend on
+    the state's size, and at 2^23 the widest ones took ~20 s in all on an AVX2 machine.
     """
     from . import kernels
     from .fast import pack_block
@@ -276,6 +283,7 @@ def calibrate(precision: str, nbits: int = 23, threads: int | None = None,
     psi[0] = 1
     rng = np.random.default_rng(0)
     nchunks = 4 * (threads or os.cpu_count() or 1)
+    small = min(nbits, CALIBRATION_SMALL_BITS)
     model = CostModel()
     cases: list[tuple[dict[int, float] | None, int, tuple[int, int, np.ndarray, np.ndarray,
                                                          np.ndarray]]] = []
@@ -284,31 +292,38 @@ def calibrate(precision: str, nbits: int = 23, threads: int | None = None,
                  (True, False): model.dense_low}[(low, diag)]
         for k in range(1, MAX_FUSED + 1):
             # high targets at or above the lane width, as the fused blocks mostly are
-            qs = [int(q) for q in rng.choice(np.arange(6, nbits), size=k, replace=False)]
+            qs = [int(q) for q in rng.choice(np.arange(6, small), size=k, replace=False)]
             if low:
                 qs[0] = 0
             m = np.exp(1j * rng.uniform(0, 6, 1 << k)) if diag else np.eye(1 << k)
             cases.append((table, k, pack_block(Block(qs, m, diag), dtype)))
     cases.append((None, 3, pack_block(Block(list(LOW3), np.eye(8), False), dtype)))
     for lo in range(LOW_QUBITS, MID_QUBITS):
-        cases.append((model.mid, lo, pack_block(Block([lo, nbits - 1], np.eye(4), False), dtype)))
+        cases.append((model.mid, lo, pack_block(Block([lo, small - 1], np.eye(4), False), dtype)))
     swap = SwapPass([(j, int(q)) for j, q in enumerate(rng.choice(np.arange(LANE, nbits),
                                                                    size=LANE,
                                                                    replace=False))]).tables()
     best = [float("inf")] * (len(cases) + 1)
+    views = []
+    part = psi[:1 << small]
     for _, _, args in cases:
-        kernels.run_gate(psi, *args, nchunks)  # compile / warm
+        kernels.run_gate(part, *args, nchunks)  # compile
+        t0 = time.perf_counter()
+        kernels.run_gate(part, *args, nchunks)
+        slow = (time.perf_counter() - t0) / part.size * 1e9 > CALIBRATION_SLOW_NS
+        views.append(part if slow else psi)
     kernels.permute_local(psi, *swap)
     for _ in range(rounds):
         for i, (_, _, args) in enumerate(cases):
+            view = views[i]
             t0 = time.perf_counter()
-            kernels.run_gate(psi, *args, nchunks)
-            best[i] = min(best[i], time.perf_counter() - t0)
+            kernels.run_gate(view, *args, nchunks)
+            best[i] = min(best[i], (time.perf_counter() - t0) / view.size)
         t0 = time.perf_counter()
         kernels.permute_local(psi, *swap)
         best[-1] = min(best[-1], time.perf_counter() - t0)
     for (tab, k, _), t in zip(cases, best):
-        ns = t / psi.size * 1e9
+        ns = t * 1e9
         if tab is None:
             model.low3 = ns
         else:
@@ -324,7 +339,7 @@ def cost_model(precision: str) -> CostModel:
     """
     if os.environ.get("QVALLEY_CALIBRATE", "1") == "0":
         return CostModel.default()
-    key = f"v8-{precision}-{os.cpu_count()}"
+    key = f"v9-{precision}-{os.cpu_count()}"
     path = _cache_path()
     try:
         data = json.loads(path.read_text())
