@@ -9,6 +9,11 @@ call reuse the same pages. A request is served by the smallest free buffer of at
 (and at most ``max_ratio`` times it), viewed as the requested dtype and length: on the complex128
 Sycamore n53 m10 amplitude that keeps 5.4 GiB instead of 7.5 GiB with exact-size reuse.
 
+By default the executor takes one buffer per contraction from the pool, an arena in which it
+places that contraction's intermediates at offsets planned before it runs (about the peak of live
+memory: 0.50 GiB instead of 1.22 GiB of best-fit buffers on the complex64 n53 m10 combo tree);
+with ``Executor(arena=False)`` every intermediate is a pool request of its own.
+
 The pool is shared by the threads that contract slices in parallel (one lock around the free
 lists; a buffer is lent to one contraction at a time). It keeps its memory until
 :meth:`BufferPool.release` (or the owner is garbage collected).
