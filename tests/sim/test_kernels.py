@@ -264,3 +264,16 @@ def test_mid_bit_costs_price_blocks_on_bits_3_to_5() -> None:
     assert model.block_cost([4, 9, 12], False) == 4.0 * 3.0 / 2.0
     assert model.block_cost([5, 9], False) == 2.0  # no entry for bit 5: a high block
     assert model.block_cost([3, 9], True) == 0.5  # diagonals run the same kernel anywhere
+
+
+def test_measured_model_is_made_monotone() -> None:
+    """Noise cannot make a wider dense block, or one on bits 3-5, look cheaper."""
+    from qvalley.sim.statevector.fusion import _sanitize
+
+    model = CostModel({1: 0.7, 2: 0.5, 3: 1.4}, {1: 0.5}, {1: 4.0, 2: 2.0}, mid={3: 0.4, 4: 0.9},
+                      tiled={1: 0.3, 2: 0.2})
+    _sanitize(model)
+    assert model.dense == {1: 0.7, 2: 0.7, 3: 1.4}
+    assert model.dense_low == {1: 4.0, 2: 4.0}
+    assert model.tiled == {1: 0.3, 2: 0.3}
+    assert model.mid == {3: 0.7, 4: 0.9}

@@ -6,6 +6,7 @@ Bit order: qubit ``k`` is bit ``k`` of the state index (little-endian).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from functools import lru_cache
 
 import numba
@@ -138,8 +139,8 @@ class FastBackend:
     def plan(self, gates: GateList, n: int) -> list[list[Block] | relabel.SwapPass]:
         """Fused, scheduled steps for ``gates`` on an ``n``-qubit state (exposed for inspection):
         runs of blocks on index bits, and, with relabeling, swap passes between them."""
-        model = _model(self.precision)
         tb = self.tile_bits(n) if self.tiling else -1
+        model = replace(_model(self.precision), tile_bits=max(tb, 0) if n > tb else 0)
         low = self.relabel_low
         least = RELABEL_AUTO_QUBITS if self.relabel == "auto" else RELABEL_MIN_QUBITS
         if self.relabel == "off" or not (0 < low <= relabel.LANE and n >= least):
@@ -149,7 +150,8 @@ class FastBackend:
         # Keep whichever plan the cost model predicts cheaper (swap passes against the extra cost
         # of the low-bit kernels).
         plain = fuse(gates, self.max_fused, model, promote_low=n >= 3)
-        high = CostModel(model.dense, model.diag, {}, 0.0, model.swap)
+        high = CostModel(model.dense, model.diag, {}, 0.0, model.swap, tiled=model.tiled,
+                         tile_bits=model.tile_bits)
         blocks = fuse(gates, self.max_fused, high, promote_low=False)
         planned = relabel.plan(blocks, n, low, model, tb)
         swaps = sum(isinstance(step, relabel.SwapPass) for step in planned)

@@ -88,6 +88,10 @@ class CostModel:
     low3: float = 0.0  # a dense block on exactly qubits (0, 1, 2): its own kernel
     swap: float = 0.0  # a relabeling pass (six low bits swapped with high ones); 0: unmeasured
     mid: dict[int, float] = field(default_factory=dict)
+    # dense blocks applied inside a cache tile (all qubits below ``tile_bits``), where the kernel
+    # is compute-bound rather than memory-bound: the width that pays differs from a full pass
+    tiled: dict[int, float] = field(default_factory=dict)
+    tile_bits: int = 0  # set per plan by the backend; 0: price every block as a full pass
 
     def swap_cost(self) -> float:
         return self.swap or 2.0 * self.cost(1, False)
@@ -96,9 +100,15 @@ class CostModel:
         if not diagonal and list(qubits) == LOW3 and self.low3:
             return self.low3
         lo = min(qubits)
+        k = len(qubits)
+        if not diagonal and lo >= LOW_QUBITS and self.tiled and max(qubits) < self.tile_bits:
+            base = self.tiled[k] if k in self.tiled else self.cost(k, False)
+            if lo in self.mid and 2 in self.dense:
+                base *= self.mid[lo] / self.dense[2]
+            return base
         if not diagonal and lo in self.mid and 2 in self.dense:
-            return self.cost(len(qubits), False) * self.mid[lo] / self.dense[2]
-        return self.cost(len(qubits), diagonal, not diagonal and lo < LOW_QUBITS)
+            return self.cost(k, False) * self.mid[lo] / self.dense[2]
+        return self.cost(k, diagonal, not diagonal and lo < LOW_QUBITS)
 
     def cost(self, k: int, diagonal: bool, low: bool = False) -> float:
         if low and not diagonal and self.dense_low:
@@ -247,7 +257,9 @@ def schedule(blocks: Sequence[Block], tile_bits: int) -> list[list[Block]]:
 
 
 # ---- calibration -----------------------------------------------------------------------------------
-_TABLES = ("dense", "diag", "dense_low", "mid")
+_TABLES = ("dense", "diag", "dense_low", "mid", "tiled")
+TILED_K = 3  # widths measured inside a tile; wider blocks are compute-bound anywhere
+TILED_COPIES = 4  # blocks per timed tiled run
 
 
 def _cache_path() -> Path:
@@ -275,7 +287,7 @@ def calibrate(precision: str, nbits: int = 23, threads: int | None = None,
     the state's size, and at 2^23 the widest ones took ~20 s in all on an AVX2 machine.
     """
     from . import kernels
-    from .fast import pack_block
+    from .fast import TILE_BYTES, _pack_run, pack_block
     from .relabel import LANE, SwapPass
 
     dtype = np.complex64 if precision == "single" else np.complex128
@@ -313,7 +325,19 @@ def calibrate(precision: str, nbits: int = 23, threads: int | None = None,
         slow = (time.perf_counter() - t0) / part.size * 1e9 > CALIBRATION_SLOW_NS
         views.append(part if slow else psi)
     kernels.permute_local(psi, *swap)
+    tb = min(nbits - 3, (TILE_BYTES // np.dtype(dtype).itemsize).bit_length() - 1)
+    tiled = []
+    for k in range(1, TILED_K + 1):
+        qs = [int(q) for q in rng.choice(np.arange(6, tb), size=k, replace=False)]
+        run = _pack_run([Block(qs, np.eye(1 << k), False)] * TILED_COPIES, dtype)
+        kernels.run_tiled(psi, tb, *run)  # compile
+        tiled.append(run)
+    tbest = [float("inf")] * len(tiled)
     for _ in range(rounds):
+        for i, run in enumerate(tiled):
+            t0 = time.perf_counter()
+            kernels.run_tiled(psi, tb, *run)
+            tbest[i] = min(tbest[i], (time.perf_counter() - t0) / (TILED_COPIES * psi.size))
         for i, (_, _, args) in enumerate(cases):
             view = views[i]
             t0 = time.perf_counter()
@@ -329,7 +353,22 @@ def calibrate(precision: str, nbits: int = 23, threads: int | None = None,
         else:
             tab[k] = ns
     model.swap = best[-1] / psi.size * 1e9
+    model.tiled = {k: t * 1e9 for k, t in enumerate(tbest, start=1)}
+    _sanitize(model)
     return model
+
+
+def _sanitize(model: CostModel) -> None:
+    """Make a measured model obey what must hold whatever the noise: a wider dense block costs at
+    least a narrower one, and a block on bits 3-5 at least one on higher bits. (One noisy entry,
+    say a 1-qubit block measured above a 2-qubit one, otherwise makes fusion merge everything.)"""
+    for table in (model.dense, model.dense_low, model.tiled):
+        top = 0.0
+        for k in sorted(table):
+            top = table[k] = max(table[k], top)
+    if 2 in model.dense:
+        for lo in model.mid:
+            model.mid[lo] = max(model.mid[lo], model.dense[2])
 
 
 def cost_model(precision: str) -> CostModel:
@@ -339,14 +378,15 @@ def cost_model(precision: str) -> CostModel:
     """
     if os.environ.get("QVALLEY_CALIBRATE", "1") == "0":
         return CostModel.default()
-    key = f"v9-{precision}-{os.cpu_count()}"
+    key = f"v10-{precision}-{os.cpu_count()}"
     path = _cache_path()
     try:
         data = json.loads(path.read_text())
         entry = data[key]
-        dense, diag, dense_low, mid = ({int(k): float(v) for k, v in entry[t].items()}
-                                       for t in _TABLES)
-        return CostModel(dense, diag, dense_low, float(entry["low3"]), float(entry["swap"]), mid)
+        dense, diag, dense_low, mid, tiled = ({int(k): float(v) for k, v in entry[t].items()}
+                                              for t in _TABLES)
+        return CostModel(dense, diag, dense_low, float(entry["low3"]), float(entry["swap"]), mid,
+                         tiled)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
     model = calibrate(precision)
