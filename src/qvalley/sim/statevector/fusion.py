@@ -79,8 +79,10 @@ class CostModel:
     a separate table (``dense_low``) for dense blocks touching a qubit below :data:`LOW_QUBITS`,
     where the contiguous runs are too short to vectorize, and per-bit costs (``mid``) of a dense
     2-qubit block whose lowest qubit is 3, 4 or 5 (runs of 8-32 amplitudes, which vectorize
-    partly: 1.2-3.7x a block on higher bits, by machine); other widths there are scaled by
-    ``dense[k] / dense[2]``. (A diagonal runs the same kernel whichever qubits it touches.)"""
+    partly: 1.2-3.7x a block on higher bits on a 2-core AVX2 machine); other widths there are
+    scaled by ``dense[k] / dense[2]``. Dense blocks that will run inside a cache tile are priced
+    from ``tiled`` (compute-bound there, not memory-bound as a full pass). (A diagonal runs the
+    same kernel whichever qubits it touches.)"""
 
     dense: dict[int, float] = field(default_factory=dict)
     diag: dict[int, float] = field(default_factory=dict)
