@@ -82,7 +82,7 @@ def _profile(ex: Any, tree: Any, arrays: list[Any], top: int) -> list[dict[str, 
     rows = []
     for j, st in enumerate(ex.steps):
         kind = ("one-pass" if st.small is not None else "einsum" if st.eq is not None
-                else "chunked" if st.lchunk is not None else "matmul")
+                else "chunked" if st.lchunk is not None else "batched" if st.lbat else "matmul")
         copies = "".join(c for c, p in (("L", st.lperm), ("R", st.rperm)) if p is not None)
         rows.append({"step": j, "out_log2": float(np.log2(max(1, int(np.prod(st.shape or (1,)))))),
                      "kind": kind, "copies": copies, "m": st.m, "k": st.k, "n": st.n,

@@ -52,6 +52,10 @@ class _Step:
     # a large left operand transposed chunk by chunk, each chunk's rows multiplied at once:
     # (permute_copy geometry of one chunk, x offset of each chunk, rows per chunk)
     lchunk: tuple[tuple[np.ndarray, ...], np.ndarray, int] | None = None
+    # > 0: the left operand's contracted axes are one block in its middle, (P, k, Q) with
+    # P = lbat: one matmul per leading position, (n, k) @ (k, Q), the result laid out
+    # (P, n, Q) (keep_b between the left operand's leading and trailing kept axes), no copy
+    lbat: int = 0
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,11 @@ PERMUTE_MIN = 1 << 14
 CHUNK_MIN = 1 << 20
 CHUNK_ELEMS = 1 << 18
 CHUNK_ROWS_MIN = 64  # fewer rows per chunk: one full copy instead
+# a left operand of at least BATCH_MIN elements whose contracted axes are one block in its
+# middle with at least BATCH_Q elements of kept axes after it runs as a batched matmul over
+# its leading axes (no copy; see _Step.lbat)
+BATCH_MIN = 1 << 18
+BATCH_Q = 32
 
 # a step runs as one strided pass (no transpose, no GEMM) when its small operand has at most
 # SMALL_MAX elements and its large one at least BIG_MIN, the matmul form would have to copy the
@@ -193,7 +202,8 @@ def _block(pos: list[int], ndim: int) -> str | None:
 
 def _plan_pair(a: tuple[str, ...], b: tuple[str, ...], out: set[str],
                size: dict[str, int], nxt: set[str] | None = None,
-               lead: str | None = None, death: dict[str, int] | None = None) -> tuple[Any, ...]:
+               lead: str | None = None, death: dict[str, int] | None = None,
+               batch: bool = False) -> tuple[Any, ...]:
     """A pairwise step as one matmul, or (``lead`` in both operands and the output) one
     batched matmul over ``lead``; the result starts with ``lead`` where an operand has it
     first.
@@ -216,6 +226,10 @@ def _plan_pair(a: tuple[str, ...], b: tuple[str, ...], out: set[str],
     pa = [a.index(i) for i in contracted]
     pb = [b.index(i) for i in contracted]
     ba, bb = _block(pa, len(a)), _block(pb, len(b))
+    if batch and not h and ba is None and pa:
+        mid = _middle(a, pa, b, size)
+        if mid is not None:
+            return _plan_batched(a, b, mid, contracted, size, death)
     # the contracted axes in the order of the larger operand's block, so that it needs no copy
     if bb is not None and (ba is None or math.prod(size[i] for i in b) > math.prod(size[i] for i in a)):
         order = [b[p] for p in sorted(pb)]
@@ -263,7 +277,45 @@ def _plan_pair(a: tuple[str, ...], b: tuple[str, ...], out: set[str],
         lperm = _compose(pa0, lperm)
         rperm = _compose(pb0, rperm)
         ptm = (lead,) + ptm
-    return ("dot", lperm, ltrans, rperm, rtrans, m, k, n, ptm, flip, h)
+    return ("dot", lperm, ltrans, rperm, rtrans, m, k, n, ptm, flip, h, 0)
+
+
+def _middle(a: tuple[str, ...], pa: list[int], b: tuple[str, ...],
+            size: dict[str, int]) -> int | None:
+    """Where the contracted axes (positions ``pa``) of a large left operand ``a`` are one
+    block strictly inside it with at least ``BATCH_Q`` kept elements after it: the block's
+    first position (``None`` otherwise)."""
+    s = sorted(pa)
+    if s != list(range(s[0], s[0] + len(s))) or s[0] == 0 or s[-1] == len(a) - 1:
+        return None
+    na, nb = math.prod(size[i] for i in a), math.prod(size[i] for i in b)
+    if na < BATCH_MIN or na < nb or math.prod(size[i] for i in a[s[-1] + 1:]) < BATCH_Q:
+        return None
+    return s[0]
+
+
+def _plan_batched(a: tuple[str, ...], b: tuple[str, ...], s0: int, contracted: list[str],
+                  size: dict[str, int], death: dict[str, int] | None) -> tuple[Any, ...]:
+    """The left operand as (P, k, Q) views (its contracted block starts at ``s0``): the
+    result is (P, n, Q); the right operand copied to (k, n) if it needs to be."""
+    nc = len(contracted)
+    order = list(a[s0:s0 + nc])
+    keep_b = [i for i in b if i not in contracted]
+    if tuple(b) == tuple(order + keep_b):
+        rperm, rtrans = None, False
+    elif tuple(b) == tuple(keep_b + order):
+        rperm, rtrans = None, True
+    else:
+        if death is not None:
+            never = len(death) + 1
+            keep_b.sort(key=lambda i: death.get(i, never))
+        rperm, rtrans = tuple(b.index(i) for i in order + keep_b), False
+    p = math.prod(size[i] for i in a[:s0])
+    m = p * math.prod(size[i] for i in a[s0 + nc:])
+    k = math.prod(size[i] for i in order)
+    n = math.prod(size[i] for i in keep_b)
+    ptm = tuple(a[:s0]) + tuple(keep_b) + tuple(a[s0 + nc:])
+    return ("dot", None, False, rperm, rtrans, m, k, n, ptm, False, 0, p)
 
 
 def _compose(first: tuple[int, ...] | None, rest: tuple[int, ...] | None) -> tuple[int, ...] | None:
@@ -298,12 +350,15 @@ class Executor:
             call than buffer-by-buffer best fit).
         chunked: transpose a large left operand and multiply it chunk by chunk (each chunk
             of about ``CHUNK_ELEMS`` elements while it is in cache) instead of one full copy.
+        batched: a large left operand whose contracted axes are one block in its middle is
+            read as (P, k, Q) views, one matmul per leading position, and the result is laid
+            out (P, n, Q) (:attr:`_Step.lbat`) instead of copying the operand.
     """
 
     def __init__(self, tree: Any, variable: Sequence[bool] | None = None,
                  small_kernel: bool = True, lead: str | None = None, pool: bool = True,
                  pool_min_bytes: int = DEFAULT_MIN_BYTES, reorder: bool = True,
-                 arena: bool = True, chunked: bool = True) -> None:
+                 arena: bool = True, chunked: bool = True, batched: bool = True) -> None:
         self.tree = tree
         self.pooling = pool
         self.pool = BufferPool(pool_min_bytes)
@@ -347,7 +402,7 @@ class Executor:
             out = set(i for i in tree.get_inds(p) if i not in sliced)
             a, b = terms[li], terms[ri]
             plan = _plan_pair(a, b, out, size, summed_next.get(p), lead,
-                              death if reorder else None)
+                              death if reorder else None, batched)
             sm = None
             if small_kernel and plan[0] == "dot" and not plan[10]:
                 sa, sb = math.prod(size[i] for i in a), math.prod(size[i] for i in b)
@@ -363,11 +418,12 @@ class Executor:
                                    _eq(a, b, ptm)))
                 terms[nxt] = ptm
             else:
-                _, lp, lt, rp, rt, m, k, n, ptm, flip, h = plan
+                _, lp, lt, rp, rt, m, k, n, ptm, flip, h, lbat = plan
                 steps.append(_Step(li, ri, nxt, lp, lt, rp, rt, m, k, n,
                                    tuple(size[i] for i in ptm), flip, None, None, h,
                                    _copy_plan(a, lp, size), _copy_plan(b, rp, size),
-                                   _chunk_plan(a, lp, k, size) if chunked and not h else None))
+                                   _chunk_plan(a, lp, k, size) if chunked and not h else None,
+                                   lbat))
                 terms[nxt] = ptm
             var[nxt] = var[li] or var[ri]
             hasslice[nxt] = hasslice[li] or hasslice[ri]
@@ -526,6 +582,10 @@ class Executor:
                 if s.rperm is not None:
                     b = _transposed(b, s.rperm, xp, pool, tmps, s.rcopy)
                 c, ob = _chunked(s, a, b, chunk, opool)
+            elif s.lbat:
+                if s.rperm is not None:
+                    b = _transposed(b, s.rperm, xp, pool, tmps, s.rcopy)
+                c, ob = _batched(s, a, b, xp, opool)
             else:
                 if s.lperm is not None:
                     a = _transposed(a, s.lperm, xp, pool, tmps, s.lcopy)
@@ -690,6 +750,20 @@ def _chunked(s: _Step, a: np.ndarray, b: np.ndarray, chunk: np.ndarray,
         else:
             np.matmul(a_c, b2, out=out[r0:r0 + rows])
     return flat.reshape(s.shape), ob
+
+
+def _batched(s: _Step, a: Any, b: Any, xp: Any,
+             opool: BufferPool | _Arena | None) -> tuple[Any, np.ndarray | None]:
+    """A step with a (P, k, Q) left operand (:attr:`_Step.lbat`): ``(n, k) @ (k, Q)`` for
+    each of the P leading positions, the result (P, n, Q)."""
+    p = s.lbat
+    q = s.m // p
+    a3 = a.reshape(p, s.k, q)
+    bt = b.reshape(s.n, s.k) if s.rtrans else b.reshape(s.k, s.n).T
+    ob = _take(opool, s.m * s.n, np.result_type(a3, bt)) if xp is np else None
+    if ob is None:
+        return xp.matmul(bt, a3).reshape(s.shape), None
+    return np.matmul(bt, a3, out=ob.reshape(p, s.n, q)).reshape(s.shape), ob
 
 
 def _transposed(a: Any, perm: tuple[int, ...], xp: Any, pool: BufferPool | _Arena | None,
