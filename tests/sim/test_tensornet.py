@@ -371,3 +371,24 @@ def test_cli_checkpoint_with_several_bitstrings(tmp_path: object,
         a = sim.amplitudes(["000000000101", "110000000000"])
         np.testing.assert_allclose(a, sv[[0b101, 0b110000000000]], rtol=1e-10)
     assert len(list(ck2.parent.glob("ck.*.npz"))) == 2
+
+
+def test_slicing_a_cached_tree_is_deterministic() -> None:
+    """A tree over the cap is sliced the same way every time, whatever the interpreter's random
+    state: a checkpoint written by one process belongs to the next process's contraction."""
+    import random
+
+    from qvalley.sim.tensornet.engine import slice_to
+
+    sim = TensorNetworkSimulator(sycamore_rcs(3, 4, 8, seed=1), max_memory=1 << 20,
+                                 search_time=0.3, max_repeats=8, cache=False)
+    tree = sim.plan(()).tree
+    assert tree.max_size() > 16
+    got = set()
+    for s in range(4):
+        random.seed(s)
+        sliced = slice_to(tree, 16)
+        assert sliced.max_size() <= 16 and sliced.sliced_inds
+        got.add((tuple(sliced.sliced_inds), repr(sliced.get_path())))
+    assert len(got) == 1
+    assert not tree.sliced_inds  # the cached tree itself is left as it was

@@ -159,7 +159,22 @@ def _tree_search(simp: Simplified, target_size: int, search_time: float, cache: 
         opt = ctg.HyperOptimizer(**opts)
     tree = opt.search(inputs, output, simp.size_dict)
     if tree.max_size() > target_size:  # a cached tree from a looser cap, or greedy-only
-        tree = tree.slice_and_reconfigure(target_size)
+        tree = slice_to(tree, target_size)
+    return tree
+
+
+def slice_to(tree: Any, target_size: int, allow_outer: bool = True, seed: int = 0) -> Any:
+    """A copy of ``tree`` sliced (and its subtrees reconfigured) until no intermediate exceeds
+    ``target_size``: cotengra's ``slice_and_reconfigure`` with its random choices seeded, so the
+    same tree and cap always give the same slices. (Unseeded, a second run could slice
+    differently and refuse the checkpoint the first run wrote.)"""
+    import random
+
+    rng = random.Random(seed)
+    tree = tree.copy()
+    while tree.max_size() > target_size:
+        tree.slice_(target_slices=2, allow_outer=allow_outer, seed=rng)
+        tree.subtree_reconfigure_(seed=rng)
     return tree
 
 
@@ -197,7 +212,7 @@ def batch_plan(single: Plan, batch: int, index: str) -> Plan:
     depends on the output vectors carries the batch index, so the FLOPs per bitstring of that
     part are unchanged while each pairwise step runs once for the whole batch (a batched
     matmul where both operands carry it). If the batched intermediates exceed the memory cap,
-    the tree is sliced further (cotengra ``slice_and_reconfigure``, output index kept).
+    the tree is sliced further (:func:`slice_to`, output indices kept).
     """
     import cotengra as ctg
 
@@ -209,7 +224,7 @@ def batch_plan(single: Plan, batch: int, index: str) -> Plan:
         tree.remove_ind_(ix)
     target = _target_size(single.max_memory, single.precision)
     if tree.max_size() > target:
-        tree = tree.slice_and_reconfigure(target, allow_outer=False)
+        tree = slice_to(tree, target, allow_outer=False)
     return Plan(simp, tree, single.precision, single.max_memory, time.perf_counter() - t0,
                 Executor(tree, simp.variable, lead=index), single.open_qubits, batch)
 
