@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -111,14 +111,6 @@ def _strides(term: Sequence[str], size: dict[str, int]) -> dict[str, int]:
     return out
 
 
-def _offsets(term: Sequence[str], size: dict[str, int], stride: dict[str, int]) -> np.ndarray:
-    off = np.zeros(1, dtype=np.int64)
-    for ix in term:
-        r = np.arange(size[ix], dtype=np.int64) * stride[ix]
-        off = (off[:, None] + r[None, :]).reshape(-1)
-    return off
-
-
 def _small_layout(big: tuple[str, ...], contracted: list[str], keep_small: list[str],
                   nxt: set[str] | None, lead: str | None = None) -> tuple[str, ...]:
     """Output layout of a one-pass step: the large operand's kept axes in their order with the
@@ -178,14 +170,17 @@ def _plan_small(a: tuple[str, ...], b: tuple[str, ...], out: set[str], size: dic
         return None  # strided or short inner runs: the kernel is slower than transpose + GEMM
     if math.prod(size[i] for i in contracted) * math.prod(size[i] for i in keep_small) > SMALL_KN:
         return None  # compute-bound: GEMM is faster
+    from .kernels import offsets
+
     order = tuple(sm.index(i) for i in contracted + keep_small)
     sperm = None if order == tuple(range(len(sm))) else order
     eq = _eq(a, b, res)
     i64 = np.int64
     small = _Small(big_left, sperm, math.prod(size[i] for i in contracted),
                    math.prod(size[i] for i in keep_small), np.array(kshape, i64),
-                   np.array(kxs, i64), np.array(kos, i64), _offsets(contracted, size, sx),
-                   _offsets(keep_small, size, so), eq)
+                   np.array(kxs, i64), np.array(kos, i64),
+                   offsets([size[i] for i in contracted], [sx[i] for i in contracted]),
+                   offsets([size[i] for i in keep_small], [so[i] for i in keep_small]), eq)
     return small, res
 
 
@@ -200,13 +195,29 @@ def _block(pos: list[int], ndim: int) -> str | None:
     return None
 
 
+class _Dot(NamedTuple):
+    """A pairwise step planned as a matmul (the matmul fields of :class:`_Step`)."""
+
+    lperm: tuple[int, ...] | None
+    ltrans: bool
+    rperm: tuple[int, ...] | None
+    rtrans: bool
+    m: int
+    k: int
+    n: int
+    ptm: tuple[str, ...]  # the result's index layout
+    flip: bool
+    h: int
+    lbat: int
+
+
 def _plan_pair(a: tuple[str, ...], b: tuple[str, ...], out: set[str],
                size: dict[str, int], nxt: set[str] | None = None,
                lead: str | None = None, death: dict[str, int] | None = None,
-               batch: bool = False) -> tuple[Any, ...]:
+               batch: bool = False) -> _Dot | None:
     """A pairwise step as one matmul, or (``lead`` in both operands and the output) one
     batched matmul over ``lead``; the result starts with ``lead`` where an operand has it
-    first.
+    first. ``None``: not a plain contraction (hyper or batch indices), an einsum step.
 
     ``death`` (index -> the step that sums it): an operand that has to be copied anyway gets
     its kept axes in the order that helps the next steps: the left one's soonest summed last,
@@ -222,7 +233,7 @@ def _plan_pair(a: tuple[str, ...], b: tuple[str, ...], out: set[str],
     shared = [i for i in a if i in b]
     contracted = [i for i in shared if i not in out]
     if len(contracted) != len(shared) or any(i not in out for i in a + b if i not in shared):
-        return ("einsum",)
+        return None
     pa = [a.index(i) for i in contracted]
     pb = [b.index(i) for i in contracted]
     ba, bb = _block(pa, len(a)), _block(pb, len(b))
@@ -277,7 +288,7 @@ def _plan_pair(a: tuple[str, ...], b: tuple[str, ...], out: set[str],
         lperm = _compose(pa0, lperm)
         rperm = _compose(pb0, rperm)
         ptm = (lead,) + ptm
-    return ("dot", lperm, ltrans, rperm, rtrans, m, k, n, ptm, flip, h, 0)
+    return _Dot(lperm, ltrans, rperm, rtrans, m, k, n, ptm, flip, h, 0)
 
 
 def _middle(a: tuple[str, ...], pa: list[int], b: tuple[str, ...],
@@ -295,7 +306,7 @@ def _middle(a: tuple[str, ...], pa: list[int], b: tuple[str, ...],
 
 
 def _plan_batched(a: tuple[str, ...], b: tuple[str, ...], s0: int, contracted: list[str],
-                  size: dict[str, int], death: dict[str, int] | None) -> tuple[Any, ...]:
+                  size: dict[str, int], death: dict[str, int] | None) -> _Dot:
     """The left operand as (P, k, Q) views (its contracted block starts at ``s0``): the
     result is (P, n, Q); the right operand copied to (k, n) if it needs to be."""
     nc = len(contracted)
@@ -315,7 +326,7 @@ def _plan_batched(a: tuple[str, ...], b: tuple[str, ...], s0: int, contracted: l
     k = math.prod(size[i] for i in order)
     n = math.prod(size[i] for i in keep_b)
     ptm = tuple(a[:s0]) + tuple(keep_b) + tuple(a[s0 + nc:])
-    return ("dot", None, False, rperm, rtrans, m, k, n, ptm, False, 0, p)
+    return _Dot(None, False, rperm, rtrans, m, k, n, ptm, False, 0, p)
 
 
 def _compose(first: tuple[int, ...] | None, rest: tuple[int, ...] | None) -> tuple[int, ...] | None:
@@ -404,26 +415,26 @@ class Executor:
             plan = _plan_pair(a, b, out, size, summed_next.get(p), lead,
                               death if reorder else None, batched)
             sm = None
-            if small_kernel and plan[0] == "dot" and not plan[10]:
+            if small_kernel and plan is not None and not plan.h:
                 sa, sb = math.prod(size[i] for i in a), math.prod(size[i] for i in b)
-                if _small_sizes(sa, sb) and (plan[1] if sa >= sb else plan[3]) is not None:
+                if _small_sizes(sa, sb) and (plan.lperm if sa >= sb else plan.rperm) is not None:
                     sm = _plan_small(a, b, out, size, summed_next.get(p), lead)
             if sm is not None:
                 steps.append(_Step(li, ri, nxt, None, False, None, False, 0, 0, 0,
                                    tuple(size[i] for i in sm[1]), False, None, sm[0]))
                 terms[nxt] = sm[1]
-            elif plan[0] == "einsum":
+            elif plan is None:
                 ptm = tuple(i for i in tree.get_inds(p) if i not in sliced)
                 steps.append(_Step(li, ri, nxt, None, False, None, False, 0, 0, 0, (), False,
                                    _eq(a, b, ptm)))
                 terms[nxt] = ptm
             else:
-                _, lp, lt, rp, rt, m, k, n, ptm, flip, h, lbat = plan
-                steps.append(_Step(li, ri, nxt, lp, lt, rp, rt, m, k, n,
-                                   tuple(size[i] for i in ptm), flip, None, None, h,
-                                   _copy_plan(a, lp, size), _copy_plan(b, rp, size),
-                                   _chunk_plan(a, lp, k, size) if chunked and not h else None,
-                                   lbat))
+                lp, rp, ptm = plan.lperm, plan.rperm, plan.ptm
+                steps.append(_Step(li, ri, nxt, lp, plan.ltrans, rp, plan.rtrans, plan.m,
+                                   plan.k, plan.n, tuple(size[i] for i in ptm), plan.flip, None,
+                                   None, plan.h, _copy_plan(a, lp, size), _copy_plan(b, rp, size),
+                                   (_chunk_plan(a, lp, plan.k, size)
+                                    if chunked and not plan.h else None), plan.lbat))
                 terms[nxt] = ptm
             var[nxt] = var[li] or var[ri]
             hasslice[nxt] = hasslice[li] or hasslice[ri]
@@ -721,9 +732,9 @@ def _chunk_plan(term: tuple[str, ...], perm: tuple[int, ...] | None, k: int,
         q += 1
     if q == 0 or rest % k or rest // k < CHUNK_ROWS_MIN:
         return None
-    from .kernels import _offs, strided_plan
+    from .kernels import offsets, strided_plan
 
-    return strided_plan(sizes[q:], strides[q:]), _offs(sizes[:q], strides[:q]), rest // k
+    return strided_plan(sizes[q:], strides[q:]), offsets(sizes[:q], strides[:q]), rest // k
 
 
 def _chunked(s: _Step, a: np.ndarray, b: np.ndarray, chunk: np.ndarray,

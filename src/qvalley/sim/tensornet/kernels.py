@@ -17,6 +17,7 @@ for complex64). :func:`small_contract_reference` is the plain numpy twin with th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -147,12 +148,8 @@ def small_contract_reference(x: np.ndarray, out: np.ndarray, kshape: np.ndarray,
                              kxs: np.ndarray, kos: np.ndarray, cx: np.ndarray, co: np.ndarray,
                              s: np.ndarray) -> None:
     """numpy twin of :func:`small_contract` (same arguments, same result in ``out``)."""
-    kx = np.zeros(1, dtype=np.int64)
-    ko = np.zeros(1, dtype=np.int64)
-    for d in range(kshape.size):
-        r = np.arange(int(kshape[d]), dtype=np.int64)
-        kx = (kx[:, None] + r[None, :] * int(kxs[d])).reshape(-1)
-        ko = (ko[:, None] + r[None, :] * int(kos[d])).reshape(-1)
+    kx = offsets(kshape.tolist(), kxs.tolist())
+    ko = offsets(kshape.tolist(), kos.tolist())
     vals = x[kx[:, None] + cx[None, :]] @ s  # (kept, n)
     out[ko[:, None] + co[None, :]] = vals
 
@@ -216,7 +213,8 @@ def permute_copy(x, out, oshape, oxs, oos, ixo, ioo, bxo):  # pragma: no cover -
             d -= 1
 
 
-def _offs(dims: list[int], strides: list[int]) -> np.ndarray:
+def offsets(dims: Sequence[int], strides: Sequence[int]) -> np.ndarray:
+    """Element offsets of every multi-index over ``dims`` (C order) with ``strides``."""
     off = np.zeros(1, np.int64)
     for n, s in zip(dims, strides, strict=True):
         off = (off[:, None] + np.arange(n, dtype=np.int64)[None, :] * s).reshape(-1)
@@ -278,6 +276,6 @@ def strided_plan(sizes: list[int], xstrides: list[int], po: int = PO,
     i64 = np.int64
     return (np.array([m[0] for m in mo], i64), np.array([m[1] for m in mo], i64),
             np.array([m[2] for m in mo], i64),
-            _offs([n[d] for d in rows], [sx[d] for d in rows]),
-            _offs([n[d] for d in rows], [so[d] for d in rows]),
-            _offs([n[d] for d in row], [sx[d] for d in row]))
+            offsets([n[d] for d in rows], [sx[d] for d in rows]),
+            offsets([n[d] for d in rows], [so[d] for d in rows]),
+            offsets([n[d] for d in row], [sx[d] for d in row]))
