@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -30,33 +31,15 @@ from qvalley.sim.tensornet import (
 pytestmark = pytest.mark.usefixtures("tn_cache")
 
 
-def _random_circuit(n: int, depth: int, seed: int) -> qvalley.Circuit:
-    rng = np.random.default_rng(seed)
-    c = qvalley.Circuit(n)
-    for _ in range(depth):
-        for q in range(n):
-            c.u(*rng.uniform(0, 2 * np.pi, 3), q)
-        for q in range(int(rng.integers(0, 2)), n - 1, 2):
-            kind = rng.integers(0, 4)
-            if kind == 0:
-                c.cz(q, q + 1)
-            elif kind == 1:
-                c.cx(q + 1, q)
-            elif kind == 2:
-                c.cp(float(rng.uniform(0, 3)), q, q + 1)
-            else:
-                c.fsim(float(rng.uniform(0, 3)), float(rng.uniform(0, 3)), q, q + 1)
-    return c
-
-
 def _bits(n: int, idx: list[int]) -> list[str]:
     return [format(i, f"0{n}b") for i in idx]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_random_circuits_match_statevector_double(seed: int) -> None:
+def test_random_circuits_match_statevector_double(seed: int,
+                                                   brickwork_circuit: Callable[..., qvalley.Circuit]) -> None:
     n = 8
-    c = _random_circuit(n, 6, seed)
+    c = brickwork_circuit(n, 6, np.random.default_rng(seed))
     sv = qvalley.statevector(c, precision="double")
     idx = [0, 1, 37, 200, 255]
     sim = TensorNetworkSimulator(c, "double", search_time=0.3, max_repeats=8)
@@ -110,9 +93,9 @@ def test_global_phase_and_identity() -> None:
     np.testing.assert_allclose(a, sv[[0, 3, 1]], atol=1e-14)
 
 
-def test_matches_quimb() -> None:
+def test_matches_quimb(brickwork_circuit: Callable[..., qvalley.Circuit]) -> None:
     quimb_tensor = pytest.importorskip("quimb.tensor")
-    c = _random_circuit(6, 5, 7)
+    c = brickwork_circuit(6, 5, np.random.default_rng(7))
     qc = quimb_tensor.Circuit(6)
     for op in c.operations:
         m = op.gate.matrix()

@@ -4,6 +4,8 @@ steps against np.einsum; path objectives."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -17,22 +19,6 @@ from qvalley.sim.tensornet.engine import BATCH_CACHE_BYTES, _target_size
 pytestmark = pytest.mark.usefixtures("tn_cache")
 
 
-def _circuit(n: int, depth: int, rng: np.random.Generator) -> qvalley.Circuit:
-    c = qvalley.Circuit(n)
-    for _ in range(depth):
-        for q in range(n):
-            c.u(*rng.uniform(0, 2 * np.pi, 3), q)
-        for q in range(int(rng.integers(0, 2)), n - 1, 2):
-            kind = rng.integers(0, 3)
-            if kind == 0:
-                c.cz(q, q + 1)
-            elif kind == 1:
-                c.fsim(float(rng.uniform(0, 3)), float(rng.uniform(0, 3)), q, q + 1)
-            else:
-                c.cx(q + 1, q)
-    return c
-
-
 def _bits(n: int, idx: list[int]) -> list[str]:
     return [format(i, f"0{n}b") for i in idx]
 
@@ -40,10 +26,11 @@ def _bits(n: int, idx: list[int]) -> list[str]:
 @settings(max_examples=25, deadline=None)
 @given(st.integers(0, 2**31 - 1), st.integers(4, 9), st.sampled_from(["single", "double"]),
        st.sampled_from([2, 3, 4, 5, 8, 64]), st.integers(2, 21))
-def test_batched_equals_one_at_a_time_and_statevector(seed: int, n: int, prec: str, bsize: int,
-                                                      count: int) -> None:
+def test_batched_equals_one_at_a_time_and_statevector(
+        brickwork_circuit: Callable[..., qvalley.Circuit], seed: int, n: int, prec: str, bsize: int,
+        count: int) -> None:
     rng = np.random.default_rng(seed)
-    c = _circuit(n, int(rng.integers(2, 6)), rng)
+    c = brickwork_circuit(n, int(rng.integers(2, 6)), rng)
     sv = qvalley.statevector(c, precision="double")
     idx = [int(i) for i in rng.integers(0, 2**n, count)]
     idx += idx[: int(rng.integers(0, 3))]  # duplicates
