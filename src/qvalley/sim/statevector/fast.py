@@ -150,8 +150,7 @@ class FastBackend:
         # Keep whichever plan the cost model predicts cheaper (swap passes against the extra cost
         # of the low-bit kernels).
         plain = fuse(gates, self.max_fused, model, promote_low=n >= 3)
-        high = CostModel(model.dense, model.diag, {}, 0.0, model.swap, tiled=model.tiled,
-                         tile_bits=model.tile_bits)
+        high = replace(model, dense_low={}, low3=0.0, mid={})
         blocks = fuse(gates, self.max_fused, high, promote_low=False)
         planned = relabel.plan(blocks, n, low, model, tb)
         swaps = sum(isinstance(step, relabel.SwapPass) for step in planned)
