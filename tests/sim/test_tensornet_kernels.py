@@ -182,7 +182,7 @@ def test_permute_copy_matches_transpose(seed: int, shape: list[int], dt: Any, po
 def _small_thresholds(make: Any) -> Any:
     """``make()`` with the permute-copy and chunking thresholds lowered to tiny sizes."""
     names = {"PERMUTE_MIN": 0, "CHUNK_MIN": 0, "CHUNK_ELEMS": 4, "CHUNK_ROWS_MIN": 1,
-             "BATCH_MIN": 0, "BATCH_Q": 1}
+             "CHUNK_STRIDE_MIN": 1, "BATCH_MIN": 0, "BATCH_Q": 1}
     old = {k: getattr(executor_mod, k) for k in names}
     for k, v in names.items():
         setattr(executor_mod, k, v)
@@ -191,6 +191,25 @@ def _small_thresholds(make: Any) -> Any:
     finally:
         for k, v in old.items():
             setattr(executor_mod, k, v)
+
+
+def test_chunks_fix_only_axes_of_large_input_stride() -> None:
+    """A chunk of a transposed left operand fixes its leading axes only while their input
+    stride is at least CHUNK_STRIDE_MIN elements (a fixed axis of smaller stride would make
+    every chunk read part of each cache line): stopped there, or no chunks at all."""
+    from qvalley.sim.tensornet.executor import CHUNK_STRIDE_MIN, _chunk_plan
+
+    term = tuple(f"i{d}" for d in range(22))
+    size = dict.fromkeys(term, 2)
+    rev = tuple(range(21, -1, -1))  # leading output axis = the input's innermost (stride 1)
+    assert _chunk_plan(term, rev, 4, size) is None
+    # leading output axes: input strides 2^21, 2^20, then 2^(log2 CHUNK_STRIDE_MIN - 1)
+    small = 21 - (CHUNK_STRIDE_MIN.bit_length() - 2)
+    perm = (0, 1, small) + tuple(d for d in range(2, 22) if d != small)
+    plan = _chunk_plan(term, perm, 4, size)
+    assert plan is not None
+    _geom, bases, rows = plan
+    assert bases.size == 4 and rows * 4 == 2**20  # two axes fixed, the third kept whole
 
 
 @pytest.mark.parametrize("dt", [np.complex64, np.complex128])
