@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from qvalley.sim.tensornet import Executor, TensorNetworkSimulator, replay
 from qvalley.sim.tensornet import executor as executor_mod
 from qvalley.sim.tensornet.kernels import (
     permute_copy,
+    permute_dot,
     permute_plan,
     small_contract,
     small_contract_reference,
@@ -177,6 +179,49 @@ def test_permute_copy_matches_transpose(seed: int, shape: list[int], dt: Any, po
     out = np.full(x.size, np.nan, dt)
     permute_copy(x.reshape(-1), out, *permute_plan(tuple(shape), perm, po, pi))
     np.testing.assert_array_equal(out, np.ascontiguousarray(x.transpose(perm)).reshape(-1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.lists(st.integers(1, 4), min_size=1, max_size=8),
+       st.sampled_from([np.complex64, np.complex128]), st.sampled_from([4, 32]),
+       st.sampled_from([1, 64]))
+def test_permute_dot_is_inner_product_with_transpose(seed: int, shape: list[int], dt: Any,
+                                                     po: int, pi: int) -> None:
+    rng = np.random.default_rng(seed)
+    perm = tuple(int(p) for p in rng.permutation(len(shape)))
+    x = _rand(rng, tuple(shape), dt)
+    y = _rand(rng, tuple(shape[p] for p in perm), dt)
+    got = permute_dot(x.reshape(-1), y.reshape(-1), *permute_plan(tuple(shape), perm, po, pi))
+    want = np.sum(y.astype(np.complex128) * x.transpose(perm).astype(np.complex128))
+    tol = 1e-5 if dt == np.complex64 else 1e-13
+    assert abs(got - want) <= tol * (1 + np.abs(y).sum() * np.abs(x).max())
+
+
+@pytest.mark.parametrize("dt", [np.complex64, np.complex128])
+@pytest.mark.parametrize("pool_min_bytes", [0, 1 << 20])
+def test_final_inner_product_without_copy(dt: Any, pool_min_bytes: int) -> None:
+    """A contraction to a scalar whose last step pairs two large tensors with their axes in
+    different orders runs as one permute_dot pass (no transposed copy, nothing pooled for
+    it): equal to einsum and to the executor's matmul form."""
+    size = {"a": 16, "b": 8, "c": 32, "d": 4, "e": 16, "f": 2}
+    inputs = [("a", "b", "c", "f"), ("f", "d", "e"), ("e", "c", "a", "d", "b")]
+    import cotengra as ctg
+
+    tree = ctg.ContractionTree.from_path(inputs, (), size, path=[(0, 1), (0, 1)])
+    rng = np.random.default_rng(6)
+    arrays = [_rand(rng, tuple(size[i] for i in t), dt) for t in inputs]
+    ex = Executor(tree, small_kernel=False, pool_min_bytes=pool_min_bytes)
+    assert ex.steps[-1].dot and not ex.steps[0].dot
+    want = np.einsum("abcf,fde,ecadb->", *arrays)
+    tol = 1e-5 if dt == np.complex64 else 1e-13
+    for _ in range(2):  # the second call reuses the arena
+        got = ex.contract_core(arrays)
+        assert got.shape == () and got.dtype == dt
+        assert abs(got - want) <= tol * abs(want)
+    assert ex.arena_misses == 0
+    ref = Executor(tree, small_kernel=False)
+    ref.steps[-1] = dataclasses.replace(ref.steps[-1], dot=False)  # the same step as a matmul
+    assert abs(ref.contract_core(arrays) - got) <= tol * abs(want)
 
 
 def _small_thresholds(make: Any) -> Any:

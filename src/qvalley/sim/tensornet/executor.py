@@ -56,6 +56,10 @@ class _Step:
     # P = lbat: one matmul per leading position, (n, k) @ (k, Q), the result laid out
     # (P, n, Q) (keep_b between the left operand's leading and trailing kept axes), no copy
     lbat: int = 0
+    # a full contraction to a scalar (m = n = 1) where one large operand needs a transpose:
+    # one pass of kernels.permute_dot over both operands, no copy (the copied side's geometry
+    # in lcopy or rcopy)
+    dot: bool = False
 
 
 @dataclass(frozen=True)
@@ -433,11 +437,17 @@ class Executor:
                 terms[nxt] = ptm
             else:
                 lp, rp, ptm = plan.lperm, plan.rperm, plan.ptm
+                lcopy, rcopy = _copy_plan(a, lp, size), _copy_plan(b, rp, size)
+                # (a copy geometry implies a large operand; the other one is then laid out
+                # in the contracted order already)
+                dot = (plan.m == plan.n == 1 and not plan.h and not plan.lbat
+                       and (lcopy is None) != (rcopy is None) and (lp is None) != (rp is None))
                 steps.append(_Step(li, ri, nxt, lp, plan.ltrans, rp, plan.rtrans, plan.m,
                                    plan.k, plan.n, tuple(size[i] for i in ptm), plan.flip, None,
-                                   None, plan.h, _copy_plan(a, lp, size), _copy_plan(b, rp, size),
+                                   None, plan.h, lcopy, rcopy,
                                    (_chunk_plan(a, lp, plan.k, size)
-                                    if chunked and not plan.h else None), plan.lbat))
+                                    if chunked and not plan.h and not dot else None), plan.lbat,
+                                   dot))
                 terms[nxt] = ptm
             var[nxt] = var[li] or var[ri]
             hasslice[nxt] = hasslice[li] or hasslice[ri]
@@ -498,6 +508,8 @@ class Executor:
             tmps = []
             if s.small is not None:
                 got = not keep and take(s.parent, nsize[s.parent])
+            elif s.dot:
+                pass  # no temporaries; the scalar result is not pooled
             elif s.eq is None:
                 nl = s.lchunk[2] * s.k if s.lchunk is not None else nsize[s.left]
                 if s.lperm is not None and take(("t", j, 0), nl):
@@ -586,6 +598,8 @@ class Executor:
                 c = xp.einsum(s.eq, a, b)
                 if any(node in own and np.may_share_memory(c, own[node]) for node in (s.left, s.right)):
                     c = c.copy()  # a view of an operand's pool buffer, which goes back below
+            elif s.dot and xp is np and a.flags.c_contiguous and b.flags.c_contiguous:
+                c = _dot(s, a, b)
             elif s.lchunk is not None and xp is np and a.flags.c_contiguous:
                 dt = np.result_type(a, b)
                 chunk = _take(pool, s.lchunk[2] * s.k, dt)  # (taken first, as planned)
@@ -766,6 +780,17 @@ def _chunked(s: _Step, a: np.ndarray, b: np.ndarray, chunk: np.ndarray,
         else:
             np.matmul(a_c, b2, out=out[r0:r0 + rows])
     return flat.reshape(s.shape), ob
+
+
+def _dot(s: _Step, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """A scalar step (:attr:`_Step.dot`): the inner product of the operand that needs a
+    transpose (read through its copy geometry) with the other one, in one pass."""
+    from .kernels import permute_dot
+
+    x, y, geom = (a, b, s.lcopy) if s.lcopy is not None else (b, a, s.rcopy)
+    assert geom is not None
+    val = permute_dot(x.reshape(-1), y.reshape(-1), *geom)
+    return np.array(val, dtype=np.result_type(a, b)).reshape(s.shape)
 
 
 def _batched(s: _Step, a: Any, b: Any, xp: Any,

@@ -165,6 +165,7 @@ def warm(dtype: Any = np.complex128) -> None:
     small_contract(x, out, *args)
     small_contract_tiled(x, out, *args)
     permute_copy(x, out, *permute_plan((4, 16), (1, 0)))
+    permute_dot(x, out, *permute_plan((4, 16), (1, 0)))
 
 
 # -- permuted copies -----------------------------------------------------------------------------
@@ -211,6 +212,46 @@ def permute_copy(x, out, oshape, oxs, oos, ixo, ioo, bxo):  # pragma: no cover -
             ob -= oos[d] * oshape[d]
             idx[d] = 0
             d -= 1
+
+
+@njit(**_OPTS)
+def permute_dot(x, y, oshape, oxs, oos, ixo, ioo, bxo):  # pragma: no cover - compiled
+    """``Σ_o y[o] · x[src(o)]`` over every position ``o`` of the permuted layout that
+    :func:`permute_copy` with the same geometry would write (``y`` flat in that layout): an
+    inner product with no copy of ``x``. Each tile is summed in the inputs' dtype (one partial
+    sum per row entry), the tiles' sums in complex128."""
+    nd = oshape.size
+    nb = bxo.size
+    ni = ixo.size
+    outer = 1
+    for d in range(nd):
+        outer *= oshape[d]
+    idx = np.zeros(nd, np.int64)
+    xb = 0
+    ob = 0
+    total = 0j
+    acc = np.zeros(nb, y.dtype)  # one partial sum per row entry: independent chains
+    for _o in range(outer):
+        acc[:] = 0
+        for i in range(ni):
+            xi = xb + ixo[i]
+            oi = ob + ioo[i]
+            for b in range(nb):
+                acc[b] += y[oi + b] * x[xi + bxo[b]]
+        for b in range(nb):
+            total += acc[b]
+        d = nd - 1
+        while d >= 0:
+            idx[d] += 1
+            xb += oxs[d]
+            ob += oos[d]
+            if idx[d] < oshape[d]:
+                break
+            xb -= oxs[d] * oshape[d]
+            ob -= oos[d] * oshape[d]
+            idx[d] = 0
+            d -= 1
+    return total
 
 
 def offsets(dims: Sequence[int], strides: Sequence[int]) -> np.ndarray:
