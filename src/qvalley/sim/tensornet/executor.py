@@ -6,9 +6,11 @@ axes already form a block at its start or end is used as a (possibly transposed)
 with no copy; only operands whose contracted axes are scattered are copied (tiled numba permute,
 large left operands chunk by chunk into the matmul), and a copied operand's kept axes are put in
 the order that lets later steps avoid copies. Large-×-small steps that would copy the large
-operand run as one strided pass (:mod:`.kernels`). Intermediates live in one planned arena per
-contraction from a :class:`~.pool.BufferPool`. The steps are compiled once per tree and reused for
-every slice and every bitstring; measurements in docs/performance.md.
+operand run as one strided pass (:mod:`.kernels`), and a final inner product that would copy
+an operand reads it through the copy's tiles instead (``kernels.permute_dot``).
+Intermediates live in one planned arena per contraction from a :class:`~.pool.BufferPool`. The
+steps are compiled once per tree and reused for every slice and every bitstring; measurements in
+docs/performance.md.
 """
 
 from __future__ import annotations
