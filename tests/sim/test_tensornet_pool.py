@@ -263,3 +263,29 @@ def test_tiled_kernel_in_the_executor_complex64() -> None:
     want = np.einsum(eq, *[a.astype(np.complex128) for a in arrays])
     got = ex.contract_core(arrays)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+
+def test_slice_threads_run_blas_on_one_thread_each() -> None:
+    """Slices on local threads run with BLAS limited to one thread (its own threads on top
+    would oversubscribe the cores); the limit is lifted afterwards."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    c = sycamore_rcs(3, 4, 8, seed=1)
+    pl, arrays = _setup(c, "double", "0" * 12, max_memory=4096)
+    assert pl.slices > 1
+    ex = Executor(pl.tree, pl.simplified.variable)
+    seen: list[int] = []
+    core = ex.contract_core
+
+    def spy(*a: Any, **kw: Any) -> Any:
+        seen.extend(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+        return core(*a, **kw)
+
+    ex.contract_core = spy  # type: ignore[method-assign]
+    with threadpool_limits(2, user_api="blas"):
+        got = contract(ex, arrays, threads=2, progress=False)
+        after = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    assert seen and set(seen) == {1}
+    assert after and set(after) == {2}
+    want = contract(Executor(pl.tree, pl.simplified.variable), arrays, threads=1, progress=False)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
