@@ -8,7 +8,7 @@ the pool is released before cotengra runs (``--theirs-first``: cotengra runs fir
 first call, not ours, meets the process's fresh memory).
 
 With ``--threads T`` our executor contracts T slices at once (BLAS one thread each) and cotengra
-runs with T BLAS threads (numpy's OpenBLAS set through ctypes). ``--profile N`` prints the N
+runs with T BLAS threads (set through threadpoolctl). ``--profile N`` prints the N
 slowest steps of the first slice, ours next to cotengra's same step (numpy's matmul/transposes
 through cotengra's own tensordot), and ``--executor-only`` skips the batch-amplitude part.
 
@@ -39,22 +39,11 @@ def _best(fn: Any, repeats: int) -> float:
 
 
 def _blas_threads(n: int) -> bool:
-    """Set numpy's OpenBLAS thread count (``False`` where its library is not found)."""
-    import ctypes
-    import glob
-    import os
+    """Set the loaded BLAS libraries' thread count (``False`` where none is found)."""
+    from threadpoolctl import threadpool_info, threadpool_limits
 
-    libs = glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs",
-                                  "libscipy_openblas*.so*"))
-    for path in libs:
-        lib = ctypes.CDLL(path)
-        for name in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
-                     "openblas_set_num_threads"):
-            fn = getattr(lib, name, None)
-            if fn is not None:
-                fn(int(n))
-                return True
-    return False
+    threadpool_limits(int(n), user_api="blas")  # (not as a context: stays until the next call)
+    return any(i["user_api"] == "blas" for i in threadpool_info())
 
 
 def _profile(ex: Any, tree: Any, arrays: list[Any], top: int) -> list[dict[str, Any]]:
